@@ -1,0 +1,4 @@
+//! Drivers: storage (graph drivers), exec (container monitors), later network.
+
+pub mod exec;
+pub mod storage;

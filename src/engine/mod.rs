@@ -1,0 +1,1 @@
+//! The engine: typed jobs run against the GraphDB and the drivers.

@@ -1,0 +1,1 @@
+//! Applies a layer tar (untrusted) into a directory.

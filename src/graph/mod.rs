@@ -1,0 +1,3 @@
+//! Images and layers: the GraphDB, references, image configs, layer tar application.
+
+pub mod layer;

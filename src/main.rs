@@ -1,0 +1,27 @@
+//! berth: one binary that is the daemon (`berth daemon`), the container monitor it spawns
+#![allow(dead_code, unused_variables, unused_imports)] // skeleton: removed once every module is filled in
+//! (`berth monitor`, internal), and the docker-compatible client (every other command).
+//! main only dispatches on argv[1]; each mode lives in its own module.
+
+mod api;
+mod cli;
+mod client;
+mod daemon;
+mod driver;
+mod engine;
+mod error;
+mod graph;
+mod monitor;
+mod sys;
+#[macro_use]
+mod util;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let code = match args.get(1).map(String::as_str) {
+        Some("daemon") => daemon::main(&args[2..]),
+        Some("monitor") => monitor::main(&args[2..]),
+        _ => cli::main(&args),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,1 @@
+//! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.

@@ -1,0 +1,7 @@
+//! Small pure helpers that every layer may use (time formats, IDs, the json-file log line
+//! format, the daemon's log output). Nothing here touches the engine, the graph or HTTP.
+
+pub mod id;
+pub mod jsonlog;
+pub mod log;
+pub mod time;

@@ -13,6 +13,8 @@ mod error;
 mod graph;
 mod monitor;
 mod sys;
+#[cfg(test)]
+mod testutil;
 #[macro_use]
 mod util;
 

@@ -1,1 +1,2 @@
 //! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.
+pub mod fs;

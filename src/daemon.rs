@@ -1,7 +1,174 @@
 //! `berth daemon`: parses the daemon's flags, builds the engine (GraphDB, storage driver,
 //! exec driver), restores containers that outlived the previous daemon, and serves the API
-//! until SIGTERM or SIGINT. Running containers keep running when the daemon stops.
+//! until SIGTERM or SIGINT. Running containers keep running when the daemon stops: their
+//! monitors are separate processes in their own sessions.
 
-pub fn main(_args: &[String]) -> i32 {
-    todo!()
+use crate::api;
+use crate::engine::{Config, Engine};
+use crate::error::{Context, Error, Result};
+use argh::FromArgs;
+use nix::sys::signal::{SigSet, Signal};
+use std::path::{Path, PathBuf};
+
+#[derive(FromArgs, Debug)]
+/// Run the berth daemon: serve the Docker Engine API and manage containers and images.
+pub struct DaemonArgs {
+    /// socket to listen on, repeatable: unix:///path, tcp://127.0.0.1:PORT (loopback only),
+    /// fd:// (systemd socket activation) (default unix:///run/berth.sock)
+    #[argh(option, short = 'H')]
+    pub host: Vec<String>,
+    /// directory for images, containers and the graph database (default /var/lib/berth)
+    #[argh(option, default = "PathBuf::from(\"/var/lib/berth\")")]
+    pub data_root: PathBuf,
+    /// directory for runtime state: monitor sockets, pid and exit records (default /run/berth)
+    #[argh(option, default = "PathBuf::from(\"/run/berth\")")]
+    pub exec_root: PathBuf,
+    /// storage driver: overlay or vfs (default: $BERTH_DRIVER, else overlay where it works)
+    #[argh(option, short = 's')]
+    pub storage_driver: Option<String>,
+    /// cgroup (relative to each hierarchy's root) under which containers' cgroups are made
+    /// (default berth)
+    #[argh(option, default = "String::from(\"berth\")")]
+    pub cgroup_parent: String,
+    /// file to write the daemon's PID to
+    #[argh(option, short = 'p')]
+    pub pidfile: Option<PathBuf>,
+    /// group that owns unix sockets (mode 0660) (default berth, if it exists)
+    #[argh(option, short = 'G', default = "String::from(\"berth\")")]
+    pub group: String,
+    /// log level: debug, info, warn or error (default info)
+    #[argh(option, short = 'l', default = "String::from(\"info\")")]
+    pub log_level: String,
+    /// shorthand for --log-level debug
+    #[argh(switch, short = 'D')]
+    pub debug: bool,
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let expanded = crate::cli::args::expand_equals(&argv);
+    let expanded: Vec<&str> = expanded.iter().map(String::as_str).collect();
+    let flags = match DaemonArgs::from_args(&["berth daemon"], &expanded) {
+        Ok(f) => f,
+        Err(early) => {
+            return match early.status {
+                Ok(()) => {
+                    print!("{}", early.output);
+                    0
+                }
+                Err(()) => {
+                    eprint!("{}", early.output);
+                    2
+                }
+            }
+        }
+    };
+    match run(flags) {
+        Ok(()) => 0,
+        Err(e) => {
+            log_error!("{}", e.message);
+            eprintln!("berth daemon: {}", e.message);
+            1
+        }
+    }
+}
+
+fn run(flags: DaemonArgs) -> Result<()> {
+    let level = if flags.debug { Some(crate::util::log::Level::Debug) } else { crate::util::log::parse_level(&flags.log_level) };
+    crate::util::log::set_level(level.ok_or_else(|| Error::invalid(format!("invalid log level {:?}", flags.log_level)))?);
+    // Block the stop signals before any thread exists, so every thread inherits the mask
+    // and only the signal thread (sigwait) ever sees them.
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGTERM);
+    stop.add(Signal::SIGINT);
+    stop.thread_block().ctx(|| "block signals")?;
+
+    let hosts = if flags.host.is_empty() { vec!["unix:///run/berth.sock".to_string()] } else { flags.host.clone() };
+    std::fs::create_dir_all(&flags.exec_root).ctx(|| format!("create exec root {}", flags.exec_root.display()))?;
+    std::fs::create_dir_all(&flags.data_root).ctx(|| format!("create data root {}", flags.data_root.display()))?;
+    let _lock = lock_data_root(&flags.data_root)?;
+    if let Some(p) = &flags.pidfile {
+        write_pidfile(p)?;
+    }
+    let engine = Engine::new(Config {
+        data_root: flags.data_root.clone(),
+        exec_root: flags.exec_root.clone(),
+        cgroup_parent: flags.cgroup_parent.clone(),
+        storage_driver: flags.storage_driver.clone(),
+    })?;
+    engine.restore()?;
+    let mut listeners = Vec::new();
+    let mut socket_files = Vec::new();
+    for h in &hosts {
+        listeners.extend(api::listen::listen(h, Some(&flags.group))?);
+        if let Some(path) = h.strip_prefix("unix://") {
+            socket_files.push(PathBuf::from(path));
+        }
+    }
+    let server = api::http::Server::new(listeners, api::http::Limits::default(), api::handler(engine.clone()));
+    let shutdown = server.shutdown_handle();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Ok(sig) = stop.wait() {
+                log_info!("received {sig:?}: shutting down (containers keep running)");
+            }
+            shutdown.shutdown();
+        })
+        .ctx(|| "start signal thread")?;
+    log_info!(
+        "berth {} serving on {} (storage driver {}, data root {})",
+        crate::version::VERSION,
+        hosts.join(", "),
+        engine.storage.name(),
+        flags.data_root.display()
+    );
+    server.run();
+    for f in socket_files {
+        let _ = std::fs::remove_file(f);
+    }
+    if let Some(p) = &flags.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    crate::sys::cgroup::remove_parent(&flags.cgroup_parent);
+    log_info!("stopped");
+    Ok(())
+}
+
+/// Two daemons on one data root would corrupt each other's view: an exclusive lock on
+/// `<data-root>/berth.lock`, held for the daemon's life (released by the kernel on exit).
+fn lock_data_root(root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let path = root.join("berth.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ctx(|| format!("open {}", path.display()))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((_, _)) => Err(Error::conflict(format!(
+            "another berth daemon is using data root {}",
+            root.display()
+        ))),
+    }
+}
+
+/// Writes our PID, refusing when the file names a live process (another daemon).
+fn write_pidfile(p: &Path) -> Result<()> {
+    if let Ok(old) = std::fs::read_to_string(p) {
+        if let Ok(pid) = old.trim().parse::<i32>() {
+            if pid > 0 && Path::new(&format!("/proc/{pid}")).exists() && pid != std::process::id() as i32 {
+                return Err(Error::conflict(format!(
+                    "pid file found, ensure berth is not running or delete {}",
+                    p.display()
+                )));
+            }
+        }
+    }
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
+    }
+    std::fs::write(p, format!("{}\n", std::process::id())).ctx(|| format!("write pid file {}", p.display()))
 }

@@ -1,7 +1,12 @@
 //! berth: one binary that is the daemon (`berth daemon`), the container monitor it spawns
-#![allow(dead_code, unused_variables, unused_imports)] // skeleton: removed once every module is filled in
 //! (`berth monitor`, internal), and the docker-compatible client (every other command).
 //! main only dispatches on argv[1]; each mode lives in its own module.
+#![recursion_limit = "256"]
+#![allow(dead_code, unused_variables, unused_imports)] // skeleton: removed once every module is filled in
+
+// First, so that its logging macros are visible in every module below.
+#[macro_use]
+mod util;
 
 mod api;
 mod cli;
@@ -15,8 +20,7 @@ mod monitor;
 mod sys;
 #[cfg(test)]
 mod testutil;
-#[macro_use]
-mod util;
+mod version;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -160,6 +160,11 @@ impl Write for ChunkedWriter {
 }
 
 impl ChunkedWriter {
+    /// placeholder
+    pub fn peer_closed(&self) -> bool {
+        todo!()
+    }
+
     /// Writes the last chunk; the connection may then serve the next request.
     pub fn finish(self) -> io::Result<()> {
         todo!()

@@ -1,1 +1,310 @@
-//! The engine: typed jobs run against the GraphDB and the drivers.
+//! The engine: berth's core. Every operation is a typed job (`ContainerCreate`,
+//! `ContainerStart`, `ImageImport`, ...) run by `Engine::run`, which logs it with its
+//! duration and outcome. Jobs use the GraphDB, the storage driver and the exec driver; they
+//! never see HTTP (the API builds jobs from requests) and never make syscalls themselves.
+//!
+//! Containers are held in memory (`Table`) and written through to the GraphDB on every state
+//! change, so lists and inspects never touch SQLite.
+//!
+//! Lock order: `Engine::table` before any `Ctr::data`; no lock is held across a blocking
+//! wait (waiting is done with `Ctr::changed`, which releases `data`).
+
+pub mod attach;
+pub mod container;
+pub mod create;
+pub mod images;
+pub mod inspect;
+pub mod import;
+pub mod logs;
+pub mod names;
+pub mod remove;
+pub mod restore;
+pub mod start;
+pub mod stop;
+pub mod system;
+pub mod wait;
+
+use crate::driver::exec::{AttachStream, ExecDriver};
+use crate::driver::storage::StorageDriver;
+use crate::error::{Error, Result};
+use crate::graph::db::{ContainerRow, GraphDb};
+use container::{Container, ContainerSpec, State};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+/// Where the engine keeps things; every host-global name comes from here (daemon flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub cgroup_parent: String,
+    pub storage_driver: Option<String>,
+}
+
+/// One operation of the engine.
+pub trait Job {
+    type Output;
+    /// The job's name in the log, like the API's verbs ("ContainerStart").
+    const NAME: &'static str;
+    /// Jobs that only read are logged at debug level, the others at info.
+    const READ_ONLY: bool = false;
+    /// The object acted on, for the log.
+    fn target(&self) -> String;
+    fn run(self, engine: &Engine) -> Result<Self::Output>;
+}
+
+/// What the engine has attached to a container beyond its stored state.
+#[derive(Default)]
+pub struct Runtime {
+    /// A start or removal is under way (the other operations wait or refuse).
+    pub busy: Option<Busy>,
+    /// Exits seen by this daemon (the `next-exit` wait condition counts them).
+    pub exits: u64,
+    /// The container is gone (the `removed` wait condition).
+    pub removed: bool,
+    /// Attach streams waiting for the next start.
+    pub pending_attach: Vec<AttachStream>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Starting,
+    Stopping,
+    Removing,
+}
+
+/// A container in the table: its data under one mutex, and a condition variable signalled
+/// on every change.
+pub struct Ctr {
+    pub id: String,
+    data: Mutex<(Container, Runtime)>,
+    changed: Condvar,
+}
+
+impl Ctr {
+    fn new(c: Container) -> Arc<Ctr> {
+        Arc::new(Ctr { id: c.id.clone(), data: Mutex::new((c, Runtime::default())), changed: Condvar::new() })
+    }
+
+    /// Locks the container's data. A poisoned lock (a panicking job) still holds consistent
+    /// data: jobs mutate it only in whole assignments.
+    pub fn lock(&self) -> MutexGuard<'_, (Container, Runtime)> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Container {
+        self.lock().0.clone()
+    }
+
+    /// Waits for a change, at most `timeout`; returns the guard again.
+    pub fn wait_change<'a>(
+        &self,
+        guard: MutexGuard<'a, (Container, Runtime)>,
+        timeout: std::time::Duration,
+    ) -> MutexGuard<'a, (Container, Runtime)> {
+        match self.changed.wait_timeout(guard, timeout) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        }
+    }
+
+    pub fn notify(&self) {
+        self.changed.notify_all();
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    by_id: BTreeMap<String, Arc<Ctr>>,
+    /// name → id.
+    names: HashMap<String, String>,
+}
+
+pub struct Engine {
+    pub config: Config,
+    pub db: GraphDb,
+    pub storage: Box<dyn StorageDriver>,
+    pub exec: ExecDriver,
+    table: Mutex<Table>,
+    /// When this daemon started (ns), for `info`.
+    pub started: i64,
+    /// This engine, for jobs that leave threads behind (exit watchers).
+    me: Weak<Engine>,
+}
+
+impl Engine {
+    /// Opens the GraphDB and drivers under the configured roots. Call `restore` next.
+    pub fn new(config: Config) -> Result<Arc<Engine>> {
+        use crate::error::Context;
+        std::fs::create_dir_all(&config.data_root)
+            .ctx(|| format!("create data root {}", config.data_root.display()))?;
+        std::fs::create_dir_all(config.data_root.join("containers"))
+            .ctx(|| "create containers dir")?;
+        let storage = crate::driver::storage::choose(config.storage_driver.as_deref(), &config.data_root)?;
+        let db = GraphDb::open(&config.data_root.join("berth.db"))?;
+        let exec = ExecDriver::new(&config.exec_root)?;
+        Ok(Arc::new_cyclic(|me| Engine {
+            config,
+            db,
+            storage,
+            exec,
+            table: Mutex::new(Table::default()),
+            started: crate::util::time::now_nanos(),
+            me: me.clone(),
+        }))
+    }
+
+    /// Runs a job, logging its name, target, duration and outcome.
+    pub fn run<J: Job>(&self, job: J) -> Result<J::Output> {
+        let target = job.target();
+        let t0 = Instant::now();
+        let result = job.run(self);
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(_) if J::READ_ONLY => log_debug!("job {} {target}: ok in {ms:.2}ms", J::NAME),
+            Ok(_) => log_info!("job {} {target}: ok in {ms:.2}ms", J::NAME),
+            Err(e) if e.kind == crate::error::Kind::NotModified => {
+                log_info!("job {} {target}: not modified in {ms:.2}ms", J::NAME)
+            }
+            Err(e) => log_info!("job {} {target}: failed in {ms:.2}ms: {}", J::NAME, e.message),
+        }
+        result
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Finds a container by full ID, name (with or without '/'), or unique ID prefix.
+    pub fn lookup(&self, reference: &str) -> Result<Arc<Ctr>> {
+        let t = self.table();
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if let Some(c) = t.by_id.get(reference) {
+            return Ok(c.clone());
+        }
+        if let Some(id) = t.names.get(name) {
+            if let Some(c) = t.by_id.get(id) {
+                return Ok(c.clone());
+            }
+        }
+        if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut hits = t.by_id.range(reference.to_string()..).take_while(|(k, _)| k.starts_with(reference));
+            if let Some((_, c)) = hits.next() {
+                if hits.next().is_some() {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {reference}"
+                    )));
+                }
+                return Ok(c.clone());
+            }
+        }
+        Err(no_such_container(reference))
+    }
+
+    /// All containers, oldest first.
+    pub fn all(&self) -> Vec<Arc<Ctr>> {
+        let mut v: Vec<Arc<Ctr>> = self.table().by_id.values().cloned().collect();
+        v.sort_by_key(|c| c.lock().0.created);
+        v
+    }
+
+    /// Adds a container to the table (after its row is committed).
+    fn insert(&self, c: Container) -> Arc<Ctr> {
+        let ctr = Ctr::new(c);
+        let mut t = self.table();
+        let (id, name) = {
+            let g = ctr.lock();
+            (g.0.id.clone(), g.0.name.clone())
+        };
+        t.names.insert(name, id.clone());
+        t.by_id.insert(id, ctr.clone());
+        ctr
+    }
+
+    /// Drops a container from the table (after its row is deleted).
+    fn forget(&self, ctr: &Ctr) {
+        let mut t = self.table();
+        let name = ctr.lock().0.name.clone();
+        if t.names.get(&name) == Some(&ctr.id) {
+            t.names.remove(&name);
+        }
+        t.by_id.remove(&ctr.id);
+    }
+
+    /// Renames in the GraphDB and the table under the table lock, so two renames (or a
+    /// create) cannot take the same name.
+    fn rename(&self, ctr: &Ctr, old: &str, new: &str) -> Result<()> {
+        let mut t = self.table();
+        if let Some(holder) = t.names.get(new) {
+            return Err(crate::graph::db::name_conflict(new, holder));
+        }
+        self.db.rename_container(&ctr.id, new)?;
+        t.names.remove(old);
+        t.names.insert(new.to_string(), ctr.id.clone());
+        ctr.lock().0.name = new.to_string();
+        Ok(())
+    }
+
+    /// True if a name is taken in the table.
+    fn name_taken(&self, name: &str) -> bool {
+        self.table().names.contains_key(name)
+    }
+
+    /// Writes a container's state to the GraphDB (one transaction).
+    fn persist(&self, c: &Container) -> Result<()> {
+        let state = serde_json::to_string(&c.state).map_err(|e| Error::system(e.to_string()))?;
+        self.db.update_container_state(&c.id, &state)
+    }
+
+    fn row_of(c: &Container) -> Result<ContainerRow> {
+        Ok(ContainerRow {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image_id: c.image_id.clone(),
+            created: c.created,
+            spec: serde_json::to_string(&c.spec).map_err(|e| Error::system(e.to_string()))?,
+            state: serde_json::to_string(&c.state).map_err(|e| Error::system(e.to_string()))?,
+        })
+    }
+
+    fn from_row(r: ContainerRow) -> Result<Container> {
+        let spec: ContainerSpec = serde_json::from_str(&r.spec)
+            .map_err(|e| Error::system(format!("container {}: bad spec in graph database: {e}", r.id)))?;
+        let state: State = serde_json::from_str(&r.state)
+            .map_err(|e| Error::system(format!("container {}: bad state in graph database: {e}", r.id)))?;
+        Ok(Container { id: r.id, name: r.name, image_id: r.image_id, created: r.created, spec, state })
+    }
+
+    /// `<data-root>/containers/<id>`.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+}
+
+pub fn no_such_container(reference: &str) -> Error {
+    Error::not_found(format!("No such container: {reference}"))
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! An engine over a temp dir with the vfs driver, for unit tests of jobs that do not
+    //! start containers.
+    use super::*;
+    use crate::testutil::TempDir;
+
+    pub fn engine(t: &TempDir) -> Arc<Engine> {
+        Engine::new(Config {
+            data_root: t.path().join("data"),
+            exec_root: t.path().join("exec"),
+            cgroup_parent: format!("berth-test-{}", &crate::util::id::random_id()[..8]),
+            storage_driver: Some("vfs".into()),
+        })
+        .expect("engine")
+    }
+}

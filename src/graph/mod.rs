@@ -1,3 +1,10 @@
-//! Images and layers: the GraphDB, references, image configs, layer tar application.
+//! Images and layers: the GraphDB (SQLite schema + migrations), references (names, tags,
+//! digests), the image config document, and layer tar application (whiteouts, safe
+//! extraction). The graph knows nothing of containers beyond the rows it stores for the
+//! engine.
 
+pub mod db;
+pub mod digest;
+pub mod image;
 pub mod layer;
+pub mod reference;

@@ -1,7 +1,8 @@
 //! Small pure helpers that every layer may use (time formats, IDs, the json-file log line
 //! format, the daemon's log output). Nothing here touches the engine, the graph or HTTP.
 
+#[macro_use]
+pub mod log;
 pub mod id;
 pub mod jsonlog;
-pub mod log;
 pub mod time;

@@ -61,6 +61,24 @@ pub fn rfc3339_seconds(secs: i64) -> String {
     )
 }
 
+/// An HTTP date ("Sat, 28 Nov 2026 19:11:39 GMT") for the `Date` header.
+pub fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Parses RFC 3339 ("2026-11-28T19:12:14.151913362Z", offsets allowed) into nanoseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -224,6 +242,13 @@ mod tests {
         assert_eq!(parse_timestamp("1798675200.5"), Some(1_798_675_200_500_000_000));
         assert_eq!(parse_timestamp("17x"), None);
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn http_dates() {
+        let n = parse_rfc3339("2026-11-28T19:11:39Z").unwrap() / 1_000_000_000;
+        assert_eq!(http_date(n), "Sat, 28 Nov 2026 19:11:39 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
     #[test]

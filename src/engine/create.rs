@@ -1,0 +1,297 @@
+//! `ContainerCreate`: resolve the image, merge its defaults into the user's settings, pick
+//! the ID and name, lay out the container's directory and read-write layer, then commit
+//! the row. The row comes last: a daemon killed earlier leaves only directories without a
+//! row, which start-up garbage collection removes.
+
+use super::container::{Container, ContainerSpec, State};
+use super::{names, Engine, Job};
+use crate::error::{Context, Error, Result};
+use crate::graph::image::RunConfig;
+use std::collections::BTreeMap;
+
+pub struct ContainerCreate {
+    /// `--name`, if given.
+    pub name: Option<String>,
+    /// The user's settings; empty fields take the image's defaults.
+    pub spec: ContainerSpec,
+}
+
+pub struct Created {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+/// Docker's default PATH when neither the image nor the user sets one.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Job for ContainerCreate {
+    type Output = Created;
+    const NAME: &'static str = "ContainerCreate";
+
+    fn target(&self) -> String {
+        format!("{} (image {})", self.name.as_deref().unwrap_or("<generated>"), self.spec.image)
+    }
+
+    fn run(self, e: &Engine) -> Result<Created> {
+        let name = match &self.name {
+            Some(n) if !n.is_empty() => Some(names::validate(n)?),
+            _ => None,
+        };
+        check_network_mode(&self.spec.host.network_mode)?;
+        let (image_id, image) = e.resolve_image(&self.spec.image)?;
+        let mut spec = merge(self.spec, &image.config);
+        if spec.argv().is_empty() {
+            return Err(Error::invalid("No command specified"));
+        }
+        let id = crate::util::id::random_id();
+        if spec.hostname.is_empty() {
+            spec.hostname = id[..12].to_string();
+        }
+        let name = match name {
+            Some(n) => {
+                if let Some(holder) = e.lookup_exact_name(&n) {
+                    return Err(crate::graph::db::name_conflict(&n, &holder));
+                }
+                n
+            }
+            None => names::generate(&|n| e.name_taken(n)),
+        };
+        let layers: Vec<String> = e.db.image_layers(&image_id)?.into_iter().map(|l| l.id).collect();
+        let c = Container {
+            id: id.clone(),
+            name,
+            image_id,
+            created: crate::util::time::now_nanos(),
+            spec,
+            state: State::default(),
+        };
+        let dir = e.container_dir(&id);
+        let undo = |e: &Engine| {
+            let _ = e.storage.remove_rw(&id);
+            let _ = std::fs::remove_dir_all(e.container_dir(&id));
+        };
+        let result = (|| -> Result<()> {
+            std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
+            write_etc_files(e, &c)?;
+            std::fs::File::create(e.log_path(&id)).ctx(|| "create log file")?;
+            e.storage.create_rw(&id, &layers)?;
+            e.db.insert_container(&Engine::row_of(&c)?)
+        })();
+        if let Err(err) = result {
+            undo(e);
+            return Err(err);
+        }
+        let warnings = Vec::new();
+        e.insert(c);
+        Ok(Created { id, warnings })
+    }
+}
+
+impl Engine {
+    /// The ID of the container holding exactly this name, if any.
+    fn lookup_exact_name(&self, name: &str) -> Option<String> {
+        self.table().names.get(name).cloned()
+    }
+}
+
+/// Until the network driver lands every mode except `host` gets a loopback-only namespace;
+/// user-defined networks do not exist yet.
+fn check_network_mode(mode: &str) -> Result<()> {
+    match mode {
+        "" | "default" | "bridge" | "none" | "host" => Ok(()),
+        m if m.starts_with("container:") => Err(Error::invalid(format!(
+            "network mode {m}: joining another container's network is not supported yet"
+        ))),
+        m => Err(Error::not_found(format!("network {m} not found"))),
+    }
+}
+
+/// Fills what the user left empty from the image, with Docker's rules: an entrypoint given
+/// by the user drops the image's cmd; env and labels are merged key by key, the user's
+/// first.
+fn merge(mut s: ContainerSpec, image: &RunConfig) -> ContainerSpec {
+    let user_entrypoint = s.entrypoint.as_ref().is_some_and(|e| !e.is_empty());
+    if !user_entrypoint {
+        if s.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            s.cmd = image.cmd.clone();
+        }
+        if s.entrypoint.is_none() {
+            s.entrypoint = image.entrypoint.clone();
+        }
+    }
+    // `--entrypoint ""` arrives as [""] and means "no entrypoint".
+    if s.entrypoint.as_ref().is_some_and(|e| e.len() == 1 && e[0].is_empty()) {
+        s.entrypoint = Some(Vec::new());
+    }
+    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    let user_keys: Vec<String> = s.env.iter().map(|e| key(e)).collect();
+    for e in image.env.iter().flatten() {
+        if !user_keys.contains(&key(e)) {
+            s.env.push(e.clone());
+        }
+    }
+    if !s.env.iter().any(|e| key(e) == "PATH") {
+        s.env.push(DEFAULT_PATH.to_string());
+    }
+    if s.working_dir.is_empty() {
+        s.working_dir = image.working_dir.clone();
+    }
+    if s.user.is_empty() {
+        s.user = image.user.clone();
+    }
+    if s.stop_signal.is_empty() {
+        s.stop_signal = image.stop_signal.clone();
+    }
+    let mut labels: BTreeMap<String, String> = image.labels.clone().unwrap_or_default();
+    labels.append(&mut s.labels);
+    s.labels = labels;
+    for p in image.exposed_ports.iter().flat_map(|m| m.keys()) {
+        if !s.exposed_ports.contains(p) {
+            s.exposed_ports.push(p.clone());
+        }
+    }
+    for v in image.volumes.iter().flat_map(|m| m.keys()) {
+        if !s.volumes.contains(v) {
+            s.volumes.push(v.clone());
+        }
+    }
+    s
+}
+
+/// hostname, hosts and resolv.conf in the container dir; the monitor bind-mounts them.
+fn write_etc_files(e: &Engine, c: &Container) -> Result<()> {
+    let dir = e.container_dir(&c.id);
+    let host = c.spec.host.network_mode == "host";
+    let hostname = if host {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| c.spec.hostname.clone())
+    } else {
+        c.spec.hostname.clone()
+    };
+    write(&dir.join("hostname"), &format!("{hostname}\n"))?;
+    let hosts = if host {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        let mut h = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+             fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+             ff02::2\tip6-allrouters\n",
+        );
+        for extra in &c.spec.host.extra_hosts {
+            if let Some((name, ip)) = extra.split_once(':') {
+                h.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
+        h
+    };
+    write(&dir.join("hosts"), &hosts)?;
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write(&dir.join("resolv.conf"), &container_resolv_conf(&resolv, &c.spec.host, host))
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).ctx(|| format!("write {}", path.display()))
+}
+
+/// The host's resolv.conf minus loopback name servers (they mean nothing inside another
+/// network namespace), with the user's --dns, --dns-search and --dns-option applied.
+/// Without any server left, Docker's fallback public servers are used.
+pub fn container_resolv_conf(host_conf: &str, h: &super::container::HostSpec, host_net: bool) -> String {
+    let mut servers = Vec::new();
+    let mut search = Vec::new();
+    let mut options = Vec::new();
+    for line in host_conf.lines() {
+        let mut w = line.split_whitespace();
+        match w.next() {
+            Some("nameserver") => {
+                if let Some(s) = w.next() {
+                    let loopback = s.starts_with("127.") || s == "::1";
+                    if host_net || !loopback {
+                        servers.push(s.to_string());
+                    }
+                }
+            }
+            Some("search") | Some("domain") => search = w.map(str::to_string).collect(),
+            Some("options") => options = w.map(str::to_string).collect(),
+            _ => {}
+        }
+    }
+    if !h.dns.is_empty() {
+        servers = h.dns.clone();
+    }
+    if servers.is_empty() {
+        servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+    }
+    if !h.dns_search.is_empty() {
+        search = h.dns_search.iter().filter(|s| s.as_str() != ".").cloned().collect();
+    }
+    if !h.dns_options.is_empty() {
+        options = h.dns_options.clone();
+    }
+    let mut out = String::new();
+    for s in servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_docker_rules() {
+        let image = RunConfig {
+            cmd: Some(vec!["sh".into()]),
+            env: Some(vec!["PATH=/bin".into(), "A=image".into()]),
+            working_dir: "/srv".into(),
+            labels: Some([("l".to_string(), "image".to_string())].into()),
+            ..RunConfig::default()
+        };
+        let user = ContainerSpec {
+            env: vec!["A=user".into()],
+            labels: [("l".to_string(), "user".to_string())].into(),
+            ..ContainerSpec::default()
+        };
+        let m = merge(user.clone(), &image);
+        assert_eq!(m.cmd, Some(vec!["sh".to_string()]));
+        assert_eq!(m.env, vec!["A=user".to_string(), "PATH=/bin".to_string()]);
+        assert_eq!(m.working_dir, "/srv");
+        assert_eq!(m.labels["l"], "user");
+        // A user entrypoint drops the image's cmd.
+        let m = merge(ContainerSpec { entrypoint: Some(vec!["ls".into()]), ..user.clone() }, &image);
+        assert_eq!(m.argv(), vec!["ls".to_string()]);
+        // `--entrypoint ""` clears it.
+        let m = merge(ContainerSpec { entrypoint: Some(vec!["".into()]), ..user }, &image);
+        assert!(m.argv().is_empty());
+        // No PATH anywhere: Docker's default.
+        let m = merge(ContainerSpec::default(), &RunConfig::default());
+        assert_eq!(m.env, vec![DEFAULT_PATH.to_string()]);
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        let host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp\noptions ndots:2\n";
+        let h = super::super::container::HostSpec::default();
+        assert_eq!(
+            container_resolv_conf(host, &h, false),
+            "nameserver 10.0.0.2\nsearch corp\noptions ndots:2\n"
+        );
+        let only_local = "nameserver 127.0.0.1\n";
+        assert!(container_resolv_conf(only_local, &h, false).starts_with("nameserver 8.8.8.8\n"));
+        assert_eq!(container_resolv_conf(only_local, &h, true), "nameserver 127.0.0.1\n");
+        let h = super::super::container::HostSpec {
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["x.y".into()],
+            ..Default::default()
+        };
+        assert_eq!(container_resolv_conf(host, &h, false), "nameserver 1.1.1.1\nsearch x.y\noptions ndots:2\n");
+    }
+}

@@ -1,0 +1,153 @@
+//! Daemon start-up: make memory, disk and the running monitors agree with the GraphDB.
+//! - Containers whose monitor still answers are running (also those whose "running" state
+//!   never reached the database because the daemon died mid-start); a watcher is attached.
+//! - Containers the database thinks are running but whose monitor is gone take the exit
+//!   record the monitor left, or are marked exited (255) when there is none (a reboot).
+//! - Half-done removals are finished; `--rm` containers that exited meanwhile are removed.
+//! - Storage staging leftovers, layer directories without a row, container layers and
+//!   directories without a row, and monitors of containers without a row are removed.
+
+use super::container::Status;
+use super::{Busy, Engine};
+use crate::error::Result;
+use crate::monitor::proto::ExitStatus;
+use std::collections::HashSet;
+
+/// Exit code recorded for a container whose monitor vanished without a record.
+pub const LOST_EXIT_CODE: i32 = 255;
+
+impl Engine {
+    pub fn restore(&self) -> Result<()> {
+        self.storage.cleanup()?;
+        let rows = self.db.containers()?;
+        let mut known: HashSet<String> = HashSet::new();
+        let mut to_remove = Vec::new();
+        for row in rows {
+            let c = match Engine::from_row(row) {
+                Ok(c) => c,
+                Err(err) => {
+                    log_error!("restore: {}", err.message);
+                    continue;
+                }
+            };
+            known.insert(c.id.clone());
+            let ctr = self.insert(c);
+            let (status, auto_remove) = {
+                let g = ctr.lock();
+                (g.0.state.status, g.0.spec.host.auto_remove)
+            };
+            if status == Status::Removing {
+                to_remove.push(ctr);
+                continue;
+            }
+            match self.exec.watch(&ctr.id) {
+                Ok(watch) => {
+                    let pid = self.read_init_pid(&ctr.id);
+                    {
+                        let mut g = ctr.lock();
+                        if g.0.state.status != Status::Running {
+                            g.0.state.status = Status::Running;
+                            if g.0.state.started_at == 0 {
+                                g.0.state.started_at = crate::util::time::now_nanos();
+                            }
+                        }
+                        if pid > 0 {
+                            g.0.state.pid = pid;
+                        }
+                        let _ = self.persist(&g.0);
+                    }
+                    self.spawn_watcher(ctr, crate::driver::exec::Running { pid, monitor_pid: 0, watch });
+                    continue;
+                }
+                Err(_) if matches!(status, Status::Running | Status::Paused | Status::Restarting) => {
+                    let st = self.exec.read_exit(&ctr.id).unwrap_or_else(|| ExitStatus {
+                        code: LOST_EXIT_CODE,
+                        finished_at: crate::util::time::now_nanos(),
+                        oom_killed: false,
+                        error: "the container's monitor is gone (host reboot or killed)".into(),
+                    });
+                    log_info!("container {} exited while the daemon was away ({})", &ctr.id[..12], st.code);
+                    {
+                        let mut g = ctr.lock();
+                        let s = &mut g.0.state;
+                        s.status = Status::Exited;
+                        s.pid = 0;
+                        s.exit_code = st.code;
+                        s.finished_at = st.finished_at;
+                        s.oom_killed = st.oom_killed;
+                        s.error = st.error;
+                        let _ = self.persist(&g.0);
+                    }
+                    self.exec.cleanup(&ctr.id);
+                    if auto_remove {
+                        to_remove.push(ctr);
+                    }
+                }
+                Err(_) => self.exec.cleanup(&ctr.id),
+            }
+        }
+        for ctr in to_remove {
+            ctr.lock().1.busy = Some(Busy::Removing);
+            if let Err(err) = self.finish_removal(&ctr) {
+                log_error!("restore: {}", err.message);
+            }
+        }
+        self.collect_garbage(&known);
+        Ok(())
+    }
+
+    fn read_init_pid(&self, id: &str) -> i32 {
+        let path = self.exec.run_dir(id).join(crate::monitor::proto::PIDS_NAME);
+        std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("init").and_then(|p| p.as_i64()))
+            .unwrap_or(0) as i32
+    }
+
+    /// Removes what the database does not know. Runs before the API serves, so nothing is
+    /// being created concurrently.
+    fn collect_garbage(&self, containers: &HashSet<String>) {
+        match (self.storage.layers(), self.db.all_layer_ids()) {
+            (Ok(on_disk), Ok(rows)) => {
+                let rows: HashSet<String> = rows.into_iter().collect();
+                for l in on_disk.into_iter().filter(|l| !rows.contains(l)) {
+                    log_info!("removing unreferenced layer {l}");
+                    if let Err(err) = self.storage.remove_layer(&l) {
+                        log_warn!("remove layer {l}: {}", err.message);
+                    }
+                }
+            }
+            (Err(err), _) | (_, Err(err)) => log_warn!("layer garbage collection: {}", err.message),
+        }
+        if let Ok(rw) = self.storage.rw_layers() {
+            for id in rw.into_iter().filter(|id| !containers.contains(id)) {
+                log_info!("removing read-write layer of unknown container {id}");
+                let _ = self.storage.remove_rw(&id);
+            }
+        }
+        let dirs = |root: &std::path::Path| -> Vec<String> {
+            std::fs::read_dir(root)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .filter(|n| crate::util::id::is_full_id(n))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for id in dirs(&self.config.data_root.join("containers")).into_iter().filter(|id| !containers.contains(id)) {
+            log_info!("removing directory of unknown container {id}");
+            let _ = std::fs::remove_dir_all(self.container_dir(&id));
+        }
+        for id in dirs(&self.config.exec_root).into_iter().filter(|id| !containers.contains(id)) {
+            // A monitor whose container row is gone (the daemon died mid-removal): stop it.
+            if self.exec.watch(&id).is_ok() {
+                log_info!("killing the monitor of unknown container {id}");
+                let _ = self.exec.kill(&id, libc::SIGKILL);
+            }
+            self.exec.cleanup(&id);
+        }
+    }
+}

@@ -41,8 +41,7 @@ test: deps
 	$(CARGO) build
 	$(CARGO) test
 
-bench: deps
-	$(CARGO) build --release
+bench: static
 	$(CARGO) bench --bench engine
 
 demo: deps build

@@ -3,3 +3,4 @@
 //! syscalls.
 
 pub mod http;
+pub mod listen;

@@ -1,3 +1,4 @@
 //! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.
-pub mod fs;
 pub mod cgroup;
+pub mod fs;
+pub mod socket;

@@ -1,2 +1,3 @@
 //! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.
+pub mod file;
 pub mod fs;

@@ -1,1 +1,0 @@
-//! Applies a layer tar (untrusted) into a directory.

@@ -83,6 +83,9 @@ fn run(flags: DaemonArgs) -> Result<()> {
     stop.add(Signal::SIGINT);
     stop.thread_block().ctx(|| "block signals")?;
 
+    // Layer trees and container files get exactly the modes the images and Docker give
+    // them: directories a tarball implies are 0755, not shaped by the caller's umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let hosts = if flags.host.is_empty() { vec!["unix:///run/berth.sock".to_string()] } else { flags.host.clone() };
     std::fs::create_dir_all(&flags.exec_root).ctx(|| format!("create exec root {}", flags.exec_root.display()))?;
     std::fs::create_dir_all(&flags.data_root).ctx(|| format!("create data root {}", flags.data_root.display()))?;

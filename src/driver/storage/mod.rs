@@ -10,6 +10,10 @@
 //! killed at any instant leaves either nothing or a whole layer; `cleanup` removes leftovers.
 
 pub mod overlay;
+pub mod staging;
+pub mod tree;
+#[cfg(test)]
+mod conformance;
 pub mod vfs;
 
 use crate::error::Result;
@@ -92,7 +96,8 @@ pub trait StorageDriver: Send + Sync {
 }
 
 /// Picks the driver: the `--storage-driver` flag, else `BERTH_DRIVER`, else overlay where
-/// an overlay mount works under `home_base`, else vfs. An unknown name is an error.
+/// an overlay mount works under `home_base`, else vfs. An unknown name is an error, and so
+/// is overlay asked for by name where it does not work.
 pub fn choose(
     requested: Option<&str>,
     home_base: &Path,
@@ -100,7 +105,12 @@ pub fn choose(
     let env = std::env::var("BERTH_DRIVER").ok().filter(|s| !s.is_empty());
     let name = requested.map(str::to_string).or(env);
     match name.as_deref() {
-        Some("overlay") | Some("overlay2") => Ok(Box::new(overlay::Overlay::new(home_base)?)),
+        Some("overlay") | Some("overlay2") => {
+            // Asked for by name: say now why it cannot work, not at the first container start.
+            overlay::check(home_base)
+                .map_err(|e| e.context("storage driver overlay is not supported here"))?;
+            Ok(Box::new(overlay::Overlay::new(home_base)?))
+        }
         Some("vfs") => Ok(Box::new(vfs::Vfs::new(home_base)?)),
         Some(other) => Err(crate::error::Error::invalid(format!(
             "unknown storage driver {other:?}: supported drivers are overlay and vfs"

@@ -1,2 +1,8 @@
 //! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.
 pub mod fs;
+pub mod cgroup;
+pub mod memfd;
+pub mod netif;
+pub mod proc;
+pub mod pty;
+pub mod seqpacket;

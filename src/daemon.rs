@@ -133,7 +133,7 @@ fn run(flags: DaemonArgs) -> Result<()> {
     if let Some(p) = &flags.pidfile {
         let _ = std::fs::remove_file(p);
     }
-    crate::sys::cgroup::remove_parent(&flags.cgroup_parent);
+    let _ = crate::sys::cgroup::remove_parent(&flags.cgroup_parent);
     log_info!("stopped");
     Ok(())
 }

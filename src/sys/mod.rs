@@ -2,4 +2,9 @@
 pub mod cgroup;
 pub mod file;
 pub mod fs;
+pub mod memfd;
+pub mod netif;
+pub mod proc;
+pub mod pty;
+pub mod seqpacket;
 pub mod socket;

@@ -113,11 +113,11 @@ fn stop_kills_a_process_ignoring_sigterm() {
     d.ok(&["stop", "polite"]);
     assert_eq!(d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "polite"]).trim(), "7");
     // kill -s and kill.
-    d.ok(&["run", "-d", "--name", "k", "bb", "sleep", "100"]);
-    d.ok(&["kill", "k"]);
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "k"]).trim(), "false 137");
+    d.ok(&["run", "-d", "--name", "kk", "bb", "sleep", "100"]);
+    d.ok(&["kill", "kk"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "kk"]).trim(), "false 137");
     // Stopping a stopped container is fine (304 → success).
-    d.ok(&["stop", "k"]);
+    d.ok(&["stop", "kk"]);
 }
 
 #[test]

@@ -13,9 +13,9 @@ fn a_killed_daemon_restarts_and_still_manages_its_containers() {
     }
     let mut d = Daemon::start();
     d.import_busybox("bb");
-    d.ok(&["run", "-d", "--name", "a", "bb", "sh", "-c", "while :; do echo tick; sleep 0.2; done"]);
-    d.ok(&["run", "-d", "--name", "b", "bb", "sh", "-c", "trap 'exit 5' TERM; while :; do sleep 1; done"]);
-    d.ok(&["run", "-d", "--name", "c", "bb", "sh", "-c", "sleep 1; exit 9"]);
+    d.ok(&["run", "-d", "--name", "ta", "bb", "sh", "-c", "while :; do echo tick; sleep 0.2; done"]);
+    d.ok(&["run", "-d", "--name", "tb", "bb", "sh", "-c", "trap 'exit 5' TERM; while :; do sleep 1; done"]);
+    d.ok(&["run", "-d", "--name", "tc", "bb", "sh", "-c", "sleep 1; exit 9"]);
     d.kill9();
     // While the daemon is away, c exits.
     std::thread::sleep(Duration::from_millis(1500));
@@ -23,21 +23,21 @@ fn a_killed_daemon_restarts_and_still_manages_its_containers() {
     let running = d.ok(&["ps", "--format", "{{.Names}}"]);
     let mut names: Vec<&str> = running.split_whitespace().collect();
     names.sort();
-    assert_eq!(names, ["a", "b"], "ps after restart:\n{running}\n{}", tail(&d.log(), 30));
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "c"]).trim(), "exited 9");
+    assert_eq!(names, ["ta", "tb"], "ps after restart:\n{running}\n{}", tail(&d.log(), 30));
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "tc"]).trim(), "exited 9");
     // Logs keep flowing, stop and wait still work.
-    let logs = d.ok(&["logs", "--tail", "1", "a"]);
+    let logs = d.ok(&["logs", "--tail", "1", "ta"]);
     assert_eq!(logs, "tick\n");
-    d.ok(&["stop", "b"]);
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "b"]).trim(), "5");
+    d.ok(&["stop", "tb"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "tb"]).trim(), "5");
     let waiter = {
         let host = d.host();
         std::thread::spawn(move || {
-            std::process::Command::new(BERTH).args(["-H", &host, "wait", "a"]).output().unwrap()
+            std::process::Command::new(BERTH).args(["-H", &host, "wait", "ta"]).output().unwrap()
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    d.ok(&["kill", "a"]);
+    d.ok(&["kill", "ta"]);
     let w = waiter.join().unwrap();
     assert_eq!(stdout(&w).trim(), "137");
     // A graceful stop leaves running containers running.

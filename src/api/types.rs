@@ -169,7 +169,6 @@ impl CreateBody {
         unsupported(c.volumes.as_ref().is_some_and(|v| !v.is_empty()), "anonymous volumes");
         unsupported(h.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || h.publish_all_ports, "published ports (networking is loopback-only)");
         unsupported(h.devices.as_ref().is_some_and(|d| !d.is_empty()), "--device");
-        unsupported(h.cap_add.as_ref().is_some_and(|d| !d.is_empty()) || h.cap_drop.as_ref().is_some_and(|d| !d.is_empty()), "--cap-add/--cap-drop");
         unsupported(h.ulimits.as_ref().is_some_and(|d| !d.is_empty()), "--ulimit");
         unsupported(!matches!(h.restart_policy.name.as_str(), "" | "no"), "restart policies");
         let host = HostSpec {

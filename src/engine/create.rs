@@ -38,6 +38,7 @@ impl Job for ContainerCreate {
             _ => None,
         };
         check_network_mode(&self.spec.host.network_mode)?;
+        crate::sys::caps::compute(&self.spec.host.cap_add, &self.spec.host.cap_drop)?;
         let (image_id, image) = e.resolve_image(&self.spec.image)?;
         let mut spec = merge(self.spec, &image.config);
         if spec.argv().is_empty() {

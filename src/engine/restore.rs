@@ -78,6 +78,7 @@ impl Engine {
                         s.error = st.error;
                         let _ = self.persist(&g.0);
                     }
+                    self.release_leftovers(&ctr.id);
                     self.exec.cleanup(&ctr.id);
                     if auto_remove {
                         to_remove.push(ctr);

@@ -10,6 +10,7 @@ use super::{Busy, Ctr, Engine, Job};
 use crate::driver::exec::{AttachStream, Running};
 use crate::error::{Error, Result};
 use crate::monitor::proto::{BindMount, ExitStatus, Network, Process, Spec};
+use crate::sys::{caps, cgroup};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,11 +155,21 @@ pub fn build_spec(e: &Engine, c: &Container) -> Result<Spec> {
         },
         log_path: e.log_path(&c.id),
         run_dir: e.exec.run_dir(&c.id),
-        cgroups: crate::sys::cgroup::container_paths(&e.config.cgroup_parent, &c.id)?,
+        cgroups: cgroup::container_paths(&e.config.cgroup_parent, &c.id)?,
         network: if host_net { Network::Host } else { Network::Loopback },
         masked_paths: if privileged { vec![] } else { MASKED_PATHS.iter().map(|s| s.to_string()).collect() },
         readonly_paths: if privileged { vec![] } else { READONLY_PATHS.iter().map(|s| s.to_string()).collect() },
         shm_size: if c.spec.host.shm_size > 0 { c.spec.host.shm_size as u64 } else { DEFAULT_SHM_SIZE },
+        capabilities: if privileged {
+            None
+        } else {
+            Some(caps::compute(&c.spec.host.cap_add, &c.spec.host.cap_drop)?)
+        },
+        cgroup_writes: if privileged {
+            Vec::new()
+        } else {
+            cgroup::device_writes(&cgroup::hierarchies()?, &e.config.cgroup_parent, &c.id, cgroup::DEFAULT_DEVICE_RULES)?
+        },
     })
 }
 
@@ -191,6 +202,15 @@ impl Engine {
         }
     }
 
+    /// Removes the cgroups a monitor that was killed could not remove itself.
+    pub(super) fn release_leftovers(&self, id: &str) {
+        if let Ok(dirs) = cgroup::container_paths(&self.config.cgroup_parent, id) {
+            for d in dirs {
+                let _ = cgroup::remove(&d);
+            }
+        }
+    }
+
     /// Records a container's exit: state, database, waiters; then `--rm` removal.
     pub(super) fn on_exit(&self, ctr: &Arc<Ctr>, st: ExitStatus) {
         let auto_remove = {
@@ -208,6 +228,10 @@ impl Engine {
             }
             g.0.spec.host.auto_remove
         };
+        if !st.error.is_empty() {
+            // The monitor died without cleaning up after itself.
+            self.release_leftovers(&ctr.id);
+        }
         self.exec.cleanup(&ctr.id);
         ctr.notify();
         log_info!("container {} exited with {}", &ctr.id[..12], st.code);

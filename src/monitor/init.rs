@@ -14,7 +14,7 @@ use super::proto::{Network, Spec};
 use super::rootfs;
 use super::user;
 use crate::error::{Context, Error, Result};
-use crate::sys::{fs as sysfs, netif, proc, pty, seqpacket};
+use crate::sys::{caps, fs as sysfs, netif, proc, pty, seqpacket};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
@@ -150,10 +150,21 @@ fn prepare(spec: &Spec, sync: &OwnedFd, stdio: Stdio) -> Result<Exec> {
         .ctx(|| format!("create working directory {cwd}"))?;
     drop(root);
 
+    // Never more than the monitor holds (a host may lack some capabilities entirely).
+    let keep = match &spec.capabilities {
+        Some(names) => caps::mask(names) & caps::permitted(),
+        None => caps::permitted(),
+    };
+    if spec.capabilities.is_some() {
+        caps::drop_bounding(keep)?;
+    }
     let groups: Vec<Gid> = who.groups.iter().map(|g| Gid::from_raw(*g)).collect();
     nix::unistd::setgroups(&groups).ctx(|| "setgroups")?;
     nix::unistd::setgid(Gid::from_raw(who.gid)).ctx(|| format!("setgid {}", who.gid))?;
     nix::unistd::setuid(Uid::from_raw(who.uid)).ctx(|| format!("setuid {}", who.uid))?;
+    if who.uid == 0 {
+        caps::set(keep)?;
+    }
     // Changing credentials clears the parent death signal: set it again.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "set parent death signal")?;
     nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd ({cwd:?})"))?;

@@ -132,6 +132,9 @@ fn prepare(spec: &Spec, made: &mut Made) -> Result<(OwnedFd, output::LogWriter, 
         cgroup::create(c)?;
         made.cgroups.push(c.clone());
     }
+    for (file, value) in &spec.cgroup_writes {
+        std::fs::write(file, value).ctx(|| format!("write {value:?} to {}", file.display()))?;
+    }
     let pipes = if spec.process.tty { None } else { Some(make_pipes(spec)?) };
     Ok((listener, log, pipes))
 }

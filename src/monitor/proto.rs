@@ -54,6 +54,14 @@ pub struct Spec {
     pub readonly_paths: Vec<String>,
     /// Size of /dev/shm in bytes.
     pub shm_size: u64,
+    /// Capabilities the container's process keeps (kernel names, "CAP_CHOWN"); the rest
+    /// leave its bounding set. None keeps all the monitor holds (`--privileged`).
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
+    /// Files written, in order, in the container's new cgroups before its process joins
+    /// them: (absolute path, value), e.g. the v1 device allowlist.
+    #[serde(default)]
+    pub cgroup_writes: Vec<(PathBuf, String)>,
 }
 
 /// The root filesystem mount, as mount(2) arguments.

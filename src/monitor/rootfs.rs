@@ -313,6 +313,8 @@ mod tests {
             masked_paths: vec!["/proc/kcore".into()],
             readonly_paths: vec!["/proc/sys".into()],
             shm_size: 64 << 20,
+            capabilities: None,
+            cgroup_writes: vec![],
         }
     }
 

@@ -104,6 +104,32 @@ pub fn container_paths(parent: &str, id: &str) -> Result<Vec<PathBuf>> {
     paths_in(&hierarchies()?, parent, id)
 }
 
+/// Docker's default device allowlist (v1 `devices.allow` syntax): mknod of anything, and
+/// read/write/mknod of the nodes a container's /dev holds: null, zero, full, random,
+/// urandom, tty, console, ptmx, the pts devices, and /dev/net/tun.
+pub const DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+];
+
+/// The writes that confine a container's devices to `rules` in the v1 devices hierarchy:
+/// deny everything, then allow each rule. Empty where there is no v1 devices controller
+/// (cgroup v2 controls devices with an eBPF program instead, which berth does not load
+/// yet).
+pub fn device_writes(hierarchies: &[Hierarchy], parent: &str, id: &str, rules: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    let parent = check_relative("parent", parent)?;
+    let id = check_relative("name", id)?;
+    let mut out = Vec::new();
+    for h in hierarchies.iter().filter(|h| h.controllers.iter().any(|c| c == "devices")) {
+        let dir = h.mount.join(&parent).join(&id);
+        out.push((dir.join("devices.deny"), "a".to_string()));
+        for r in rules {
+            out.push((dir.join("devices.allow"), r.to_string()));
+        }
+    }
+    Ok(out)
+}
+
 /// True on a pure cgroup v2 host (one unified hierarchy), false for v1 and hybrid.
 pub fn is_v2() -> bool {
     hierarchies().map(|h| h.len() == 1 && h[0].unified).unwrap_or(false)
@@ -211,6 +237,24 @@ pub fn oom_killed(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_allowlist_goes_to_the_devices_hierarchy() {
+        let hs = parse_mountinfo(
+            "30 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             31 25 0:27 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices\n",
+        );
+        let w = device_writes(&hs, "berth", "abc", &["c 1:3 rwm"]).unwrap();
+        assert_eq!(
+            w,
+            vec![
+                (PathBuf::from("/sys/fs/cgroup/devices/berth/abc/devices.deny"), "a".to_string()),
+                (PathBuf::from("/sys/fs/cgroup/devices/berth/abc/devices.allow"), "c 1:3 rwm".to_string()),
+            ]
+        );
+        let v2 = parse_mountinfo("30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+        assert!(device_writes(&v2, "berth", "abc", DEFAULT_DEVICE_RULES).unwrap().is_empty());
+    }
     use crate::testutil::TempDir;
 
     const HYBRID: &str = "\

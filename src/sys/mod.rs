@@ -1,4 +1,5 @@
 //! Thin safe wrappers over syscalls; all of berth's unsafe code lives under here.
+pub mod caps;
 pub mod cgroup;
 pub mod file;
 pub mod fs;

@@ -97,6 +97,14 @@ impl Fixture {
                 .map(|s| s.to_string())
                 .collect(),
             shm_size: 64 << 20,
+            capabilities: Some(crate::sys::caps::compute(&[], &[]).unwrap()),
+            cgroup_writes: cgroup::device_writes(
+                &cgroup::hierarchies().unwrap(),
+                &self.parent,
+                &id,
+                cgroup::DEFAULT_DEVICE_RULES,
+            )
+            .unwrap(),
         }
     }
 
@@ -368,22 +376,27 @@ fn containers_outlive_the_daemon_and_are_found_again() {
 }
 
 #[test]
-fn start_timing() {
-    let Some(f) = Fixture::new("exec_timing") else { return };
-    let mut starts = Vec::new();
-    let mut runs = Vec::new();
-    for _ in 0..5 {
-        let spec = f.spec(&["true"]);
-        let t = Instant::now();
-        let running = f.start(&spec, vec![]).unwrap();
-        starts.push(t.elapsed());
-        assert_eq!(running.watch.wait().code, 0);
-        runs.push(t.elapsed());
-        f.driver.cleanup(&spec.id);
+fn capabilities_and_devices_are_docker_defaults() {
+    let Some(f) = Fixture::new("exec_caps") else { return };
+    // The bounding set holds exactly Docker's 14 capabilities (minus any the host lacks);
+    // a block device cannot be opened even after mknod succeeds (device cgroup), on v1.
+    let script = "grep CapBnd /proc/self/status; mknod /tmp/sda b 8 0 && (head -c1 /tmp/sda >/dev/null 2>&1 && echo read-ok || echo read-denied);                   hostname other 2>/dev/null && echo sethostname-ok || echo sethostname-denied";
+    let (status, out, err) = f.run(&f.spec(&["sh", "-c", script]));
+    assert_eq!(status.code, 0, "{out}\n{err}");
+    let bnd = out.lines().next().unwrap().split_whitespace().nth(1).unwrap();
+    let want = crate::sys::caps::mask(&crate::sys::caps::compute(&[], &[]).unwrap()) & crate::sys::caps::permitted();
+    assert_eq!(u64::from_str_radix(bnd, 16).unwrap(), want, "{out}");
+    assert!(out.contains("sethostname-denied"), "CAP_SYS_ADMIN kept: {out}");
+    if !cgroup::is_v2() {
+        assert!(out.contains("read-denied"), "device cgroup lets a disk through: {out}");
     }
-    eprintln!("start (spawn -> Started): {starts:?}");
-    eprintln!("run true (spawn -> Exit): {runs:?}");
-    assert!(runs.iter().min().unwrap() < &Duration::from_millis(500));
+    // --privileged keeps what the monitor holds.
+    let mut spec = f.spec(&["sh", "-c", "grep CapBnd /proc/self/status"]);
+    spec.capabilities = None;
+    spec.cgroup_writes.clear();
+    let (_, out, _) = f.run(&spec);
+    let bnd = out.split_whitespace().nth(1).unwrap();
+    assert_eq!(u64::from_str_radix(bnd, 16).unwrap(), crate::sys::caps::permitted());
 }
 
 #[test]

@@ -54,8 +54,7 @@ pub fn check_staging(home: &Path, root: &Path) -> Result<()> {
 /// Moves `from` to `to` in one rename(2) unless `to` exists: `false` then (another writer
 /// got there first) and `from` is left as it was.
 pub fn rename_noreplace(from: &Path, to: &Path) -> Result<bool> {
-    use nix::fcntl::{renameat2, RenameFlags};
-    match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+    match crate::sys::file::rename_noreplace(from, to) {
         Ok(()) => Ok(true),
         Err(Errno::EEXIST | Errno::ENOTEMPTY) => Ok(false),
         // Filesystems without RENAME_NOREPLACE: check, then rename. Only one daemon

@@ -201,6 +201,9 @@ fn run(spec: Spec, chan: OwnedFd) -> i32 {
     // If the daemon is gone by now, the container runs on and a new daemon will find it.
     let _ = channel::send(chan.as_fd(), &FromMonitor::Started { pid: init_pid.as_raw() }, None);
     drop(sync_m);
+    // The monitor lives as long as its container, but most of its code (spec parsing,
+    // setup) has run for the last time: let its pages go from the resident set.
+    proc::drop_readonly_file_pages();
     let m = serve::Monitor::new(&spec, init_pid, sigfd, listener, chan, log, stdio, clients);
     m.run();
     0

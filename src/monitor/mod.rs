@@ -203,7 +203,7 @@ fn run(spec: Spec, chan: OwnedFd) -> i32 {
     drop(sync_m);
     // The monitor lives as long as its container, but most of its code (spec parsing,
     // setup) has run for the last time: let its pages go from the resident set.
-    proc::drop_readonly_file_pages();
+    proc::drop_code_pages();
     let m = serve::Monitor::new(&spec, init_pid, sigfd, listener, chan, log, stdio, clients);
     m.run();
     0

@@ -12,6 +12,9 @@ pub struct FlagSpec {
     pub options: &'static [&'static str],
     /// After the first positional, the rest is positional too (`run IMAGE [COMMAND...]`).
     pub stop_at_positional: bool,
+    /// Other spellings of long flags, whole words first: `("--net", "--network")`,
+    /// `("--sig-proxy=false", "--no-sig-proxy")`.
+    pub aliases: &'static [(&'static str, &'static str)],
 }
 
 /// Splits `--flag=value` into two arguments (used where no FlagSpec is known, e.g. the
@@ -45,18 +48,33 @@ pub fn normalize(args: &[&str], spec: &FlagSpec) -> Vec<String> {
     let is_switch = |f: &str| spec.switches.contains(&f);
     let is_option = |f: &str| spec.options.contains(&f);
     let mut out: Vec<String> = Vec::with_capacity(args.len() + 2);
+    let mut positionals: Vec<String> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = args[i];
         i += 1;
         if a == "--" {
-            out.extend(args[i - 1..].iter().map(|s| s.to_string()));
+            out.push("--".to_string());
+            out.append(&mut positionals);
+            out.extend(args[i..].iter().map(|s| s.to_string()));
             return out;
         }
         if let Some(long) = a.strip_prefix("--") {
+            if let Some((_, to)) = spec.aliases.iter().find(|(from, _)| *from == a) {
+                out.push(to.to_string());
+                if is_option(to) && i < args.len() {
+                    out.push(args[i].to_string());
+                    i += 1;
+                }
+                continue;
+            }
             match long.split_once('=') {
                 Some((name, value)) => {
                     let flag = format!("--{name}");
+                    let flag = match spec.aliases.iter().find(|(from, _)| *from == flag) {
+                        Some((_, to)) => to.to_string(),
+                        None => flag,
+                    };
                     if is_switch(&flag) {
                         // pflag's `--rm=true` / `--rm=false`.
                         if matches!(value, "true" | "1" | "True" | "TRUE") {
@@ -118,14 +136,21 @@ pub fn normalize(args: &[&str], spec: &FlagSpec) -> Vec<String> {
             continue;
         }
         // A positional.
-        out.push(a.to_string());
         if spec.stop_at_positional {
+            out.push(a.to_string());
             if i < args.len() {
                 out.push("--".to_string());
                 out.extend(args[i..].iter().map(|s| s.to_string()));
             }
             return out;
         }
+        // Flags may follow positionals (pflag's interspersed arguments); positionals go
+        // last, after "--", so that "-" (stdin) and names starting with "-" stay positional.
+        positionals.push(a.to_string());
+    }
+    if !positionals.is_empty() {
+        out.push("--".to_string());
+        out.append(&mut positionals);
     }
     out
 }
@@ -136,8 +161,9 @@ mod tests {
 
     const RUN: FlagSpec = FlagSpec {
         switches: &["-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "-P"],
-        options: &["-e", "--env", "--name", "-p", "--publish", "-w", "-u", "-h"],
+        options: &["-e", "--env", "--name", "-p", "--publish", "-w", "-u", "-h", "--network"],
         stop_at_positional: true,
+        aliases: &[("--net", "--network"), ("--sig-proxy=false", "--no-sig-proxy")],
     };
 
     fn n(args: &[&str]) -> Vec<String> {
@@ -161,6 +187,25 @@ mod tests {
         assert_eq!(n(&["img", "--help"]), ["img", "--", "--help"]);
         assert_eq!(n(&["img"]), ["img"]);
         assert_eq!(n(&["-h", "box", "img", "hostname"]), ["-h", "box", "img", "--", "hostname"]);
+    }
+
+    #[test]
+    fn positionals_go_last_for_commands_without_a_command_line() {
+        const IMPORT: FlagSpec =
+            FlagSpec { switches: &["-q"], options: &["-m", "-c"], stop_at_positional: false, aliases: &[] };
+        let n = |a: &[&str]| normalize(a, &IMPORT);
+        assert_eq!(n(&["-", "repo", "-m", "msg"]), ["-m", "msg", "--", "-", "repo"]);
+        assert_eq!(n(&["-q"]), ["-q"]);
+        assert_eq!(n(&["a", "--", "-b"]), ["--", "a", "-b"]);
+        assert_eq!(n(&["-aq"]), ["-aq"]);
+    }
+
+    #[test]
+    fn aliases_are_rewritten() {
+        assert_eq!(n(&["--net", "host", "img"]), ["--network", "host", "img"]);
+        assert_eq!(n(&["--net=host", "img"]), ["--network", "host", "img"]);
+        assert_eq!(n(&["--sig-proxy=false", "img"]), ["--no-sig-proxy", "img"]);
+        assert_eq!(n(&["img", "--net", "x"]), ["img", "--", "--net", "x"]);
     }
 
     #[test]

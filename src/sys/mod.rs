@@ -9,3 +9,4 @@ pub mod proc;
 pub mod pty;
 pub mod seqpacket;
 pub mod socket;
+pub mod tty;

@@ -1,0 +1,157 @@
+//! How the CLI calls the daemon through `client`: query strings encoded the way Go's
+//! `url.Values.Encode` orders them, daemon errors turned into docker's
+//! "Error response from daemon: <message>" (their kind following the HTTP status, so callers
+//! can act on a 404), and JSON bodies read. It knows paths and error bodies, not commands.
+
+use crate::client::{Body, Client, Hijacked, Response};
+use crate::error::{Error, Kind, Result};
+
+/// What docker prefixes to every error the daemon reports.
+pub const FROM_DAEMON: &str = "Error response from daemon: ";
+
+/// `?k=v&...` sorted by key like Go's `url.Values.Encode` (stable for repeated keys), or
+/// "" when there is nothing to send.
+pub fn query(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let parts: Vec<String> = sorted.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    format!("?{}", parts.join("&"))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The kind an HTTP error status stands for.
+pub fn kind_of(status: u16) -> Kind {
+    match status {
+        304 => Kind::NotModified,
+        400 => Kind::InvalidArgument,
+        404 => Kind::NotFound,
+        409 => Kind::Conflict,
+        _ => Kind::System,
+    }
+}
+
+/// The message of an error body the way the docker CLI reads it: `message` of a JSON
+/// body, else the text as sent.
+pub fn error_message(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(m) = o.get("message").and_then(|m| m.as_str()) {
+            return m.to_string();
+        }
+    }
+    let t = text.trim();
+    if t.is_empty() {
+        format!("API returned a {status} ({}) but provided no error-message", reason(status))
+    } else {
+        t.to_string()
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "error",
+    }
+}
+
+/// The error for a failed response.
+pub fn daemon_error(status: u16, body: &[u8]) -> Error {
+    Error::new(kind_of(status), format!("{FROM_DAEMON}{}", error_message(status, body)))
+}
+
+/// Sends a request; a status of 400 or more becomes a daemon error. Transport failures
+/// ("Cannot connect to the berth daemon ...") keep the client's words.
+pub fn call(c: &mut Client, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response> {
+    let resp = c.request(method, path, headers, body)?;
+    if resp.status >= 400 {
+        let status = resp.status;
+        let bytes = resp.bytes().unwrap_or_default();
+        return Err(daemon_error(status, &bytes));
+    }
+    Ok(resp)
+}
+
+/// A call whose body does not matter; reads it so the connection can be reused.
+pub fn post(c: &mut Client, path: &str) -> Result<u16> {
+    let resp = call(c, "POST", path, &[], Body::Empty)?;
+    let status = resp.status;
+    resp.bytes()?;
+    Ok(status)
+}
+
+/// A call answered with JSON.
+pub fn get_json(c: &mut Client, path: &str) -> Result<serde_json::Value> {
+    let resp = call(c, "GET", path, &[], Body::Empty)?;
+    let bytes = resp.bytes()?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("decode the daemon's answer to {path}: {e}")))
+}
+
+/// A hijacked attach or exec stream. The client reports a refused upgrade with the
+/// daemon's message, which docker prints after "Error response from daemon: ".
+pub fn hijack(c: &Client, path: &str) -> Result<Hijacked> {
+    c.hijack("POST", path, Body::Empty).map_err(|e| {
+        if e.message.starts_with("Cannot connect") || e.message.starts_with(FROM_DAEMON) {
+            e
+        } else {
+            Error::new(e.kind, format!("{FROM_DAEMON}{}", e.message))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_sorted_and_encoded() {
+        assert_eq!(query(&[]), "");
+        let q = query(&[
+            ("repo", "capture/busybox:latest".into()),
+            ("message", "capture busybox".into()),
+            ("fromSrc", "-".into()),
+            ("changes", "CMD [\"sh\"]".into()),
+            ("changes", "ENV A=1".into()),
+        ]);
+        assert_eq!(
+            q,
+            "?changes=CMD%20%5B%22sh%22%5D&changes=ENV%20A%3D1&fromSrc=-&message=capture%20busybox&repo=capture%2Fbusybox%3Alatest"
+        );
+        assert_eq!(
+            query(&[("filters", r#"{"name":{"cap-":true}}"#.into()), ("all", "1".into())]),
+            "?all=1&filters=%7B%22name%22%3A%7B%22cap-%22%3Atrue%7D%7D"
+        );
+    }
+
+    #[test]
+    fn error_bodies_read_like_docker() {
+        assert_eq!(error_message(404, b"{\"message\":\"No such container: x\"}\n"), "No such container: x");
+        assert_eq!(error_message(400, b"client version 1.11 is too old\n"), "client version 1.11 is too old");
+        assert_eq!(error_message(404, b"{\"msg\":\"x\"}"), "{\"msg\":\"x\"}");
+        assert_eq!(error_message(404, b""), "API returned a 404 (Not Found) but provided no error-message");
+        let e = daemon_error(409, b"{\"message\":\"Conflict.\"}");
+        assert_eq!((e.kind, e.message.as_str()), (Kind::Conflict, "Error response from daemon: Conflict."));
+    }
+}

@@ -1,0 +1,565 @@
+//! The flags of `run` and `create` (docker's names, short forms and repeatable options) and
+//! the create request they make: docker's full body shape (transcripts/create.md) with
+//! `Env: null`, `Volumes: {}`, `Dns: []` and the rest exactly as the docker CLI sends
+//! them. Building the body is a pure function of the flags, the CLI's environment, the
+//! files named by flags and the terminal size; it sends nothing.
+
+use super::args::FlagSpec;
+use super::opts;
+use super::units::ram_in_bytes;
+use crate::error::{Error, Result};
+use argh::FromArgs;
+use serde_json::{json, Map, Value};
+
+#[derive(FromArgs, Debug, Default)]
+#[argh(help_triggers("--help"))]
+/// Create and run a new container from an image (`berth create` takes the same flags
+/// except -d).
+pub struct RunArgs {
+    /// run the container in the background and print its ID
+    #[argh(switch, short = 'd')]
+    pub detach: bool,
+    /// keep STDIN open even if not attached
+    #[argh(switch, short = 'i')]
+    pub interactive: bool,
+    /// allocate a pseudo-TTY
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+    /// remove the container when it exits
+    #[argh(switch)]
+    pub rm: bool,
+    /// assign a name to the container
+    #[argh(option)]
+    pub name: Option<String>,
+    /// set an environment variable (KEY=VALUE, or KEY to pass the CLI's value)
+    #[argh(option, short = 'e')]
+    pub env: Vec<String>,
+    /// read environment variables from a file of KEY=VALUE lines
+    #[argh(option)]
+    pub env_file: Vec<String>,
+    /// working directory inside the container
+    #[argh(option, short = 'w')]
+    pub workdir: Option<String>,
+    /// user name or UID, with an optional group (NAME|UID[:GROUP|GID])
+    #[argh(option, short = 'u')]
+    pub user: Option<String>,
+    /// container host name
+    #[argh(option, short = 'h')]
+    pub hostname: Option<String>,
+    /// container NIS domain name
+    #[argh(option)]
+    pub domainname: Option<String>,
+    /// overwrite the image's ENTRYPOINT
+    #[argh(option)]
+    pub entrypoint: Option<String>,
+    /// set a label (KEY=VALUE)
+    #[argh(option, short = 'l')]
+    pub label: Vec<String>,
+    /// read labels from a file of KEY=VALUE lines
+    #[argh(option)]
+    pub label_file: Vec<String>,
+    /// publish a container port to the host ([IP:][HOSTPORT:]PORT[/PROTO])
+    #[argh(option, short = 'p')]
+    pub publish: Vec<String>,
+    /// publish all exposed ports to random host ports
+    #[argh(switch, short = 'P')]
+    pub publish_all: bool,
+    /// expose a port or a range of ports
+    #[argh(option)]
+    pub expose: Vec<String>,
+    /// connect the container to a network (also --net)
+    #[argh(option)]
+    pub network: Option<String>,
+    /// add a host-to-IP mapping (HOST:IP)
+    #[argh(option)]
+    pub add_host: Vec<String>,
+    /// set a DNS server
+    #[argh(option)]
+    pub dns: Vec<String>,
+    /// set a DNS search domain
+    #[argh(option)]
+    pub dns_search: Vec<String>,
+    /// set a DNS option
+    #[argh(option)]
+    pub dns_option: Vec<String>,
+    /// restart policy: no, always, unless-stopped, on-failure[:MAX]
+    #[argh(option)]
+    pub restart: Option<String>,
+    /// give extended privileges to the container
+    #[argh(switch)]
+    pub privileged: bool,
+    /// mount the container's root filesystem read-only
+    #[argh(switch)]
+    pub read_only: bool,
+    /// size of /dev/shm (e.g. 64m)
+    #[argh(option)]
+    pub shm_size: Option<String>,
+    /// signal that stops the container
+    #[argh(option)]
+    pub stop_signal: Option<String>,
+    /// seconds to wait before killing the container on stop
+    #[argh(option)]
+    pub stop_timeout: Option<i64>,
+    /// add a Linux capability
+    #[argh(option)]
+    pub cap_add: Vec<String>,
+    /// drop a Linux capability
+    #[argh(option)]
+    pub cap_drop: Vec<String>,
+    /// memory limit (e.g. 512m)
+    #[argh(option, short = 'm')]
+    pub memory: Option<String>,
+    /// memory plus swap limit; -1 for unlimited swap
+    #[argh(option)]
+    pub memory_swap: Option<String>,
+    /// memory soft limit
+    #[argh(option)]
+    pub memory_reservation: Option<String>,
+    /// number of CPUs (e.g. 1.5)
+    #[argh(option)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[argh(option, short = 'c')]
+    pub cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[argh(option)]
+    pub cpuset_cpus: Option<String>,
+    /// maximum number of processes; -1 for unlimited
+    #[argh(option)]
+    pub pids_limit: Option<i64>,
+    /// bind mount a volume (SRC:DST[:OPTS]) or create an anonymous one (DST)
+    #[argh(option, short = 'v')]
+    pub volume: Vec<String>,
+    /// mount a tmpfs (PATH[:OPTS])
+    #[argh(option)]
+    pub tmpfs: Vec<String>,
+    /// platform of the image (accepted, sent to the daemon)
+    #[argh(option)]
+    pub platform: Option<String>,
+    /// pull the image: missing (default), always or never
+    #[argh(option)]
+    pub pull: Option<String>,
+    /// attach to STDIN, STDOUT or STDERR
+    #[argh(option, short = 'a')]
+    pub attach: Vec<String>,
+    /// run an init inside the container
+    #[argh(switch)]
+    pub init: bool,
+    /// proxy received signals to the container (the default)
+    #[argh(switch, long = "sig-proxy")]
+    pub _sig_proxy: bool,
+    /// do not proxy signals (--sig-proxy=false)
+    #[argh(switch)]
+    pub no_sig_proxy: bool,
+    /// write the container ID to this file
+    #[argh(option)]
+    pub cidfile: Option<String>,
+    /// logging driver for the container
+    #[argh(option)]
+    pub log_driver: Option<String>,
+    /// log driver option (KEY=VALUE)
+    #[argh(option)]
+    pub log_opt: Vec<String>,
+    /// add an additional group to join
+    #[argh(option)]
+    pub group_add: Vec<String>,
+    /// security option
+    #[argh(option)]
+    pub security_opt: Vec<String>,
+    /// IPC mode
+    #[argh(option)]
+    pub ipc: Option<String>,
+    /// PID namespace to use
+    #[argh(option)]
+    pub pid: Option<String>,
+    /// UTS namespace to use
+    #[argh(option)]
+    pub uts: Option<String>,
+    /// parent cgroup for the container
+    #[argh(option)]
+    pub cgroup_parent: Option<String>,
+    /// tune the host's OOM preferences (-1000 to 1000)
+    #[argh(option)]
+    pub oom_score_adj: Option<i64>,
+    /// key sequence for detaching (accepted, not used)
+    #[argh(option, long = "detach-keys")]
+    pub _detach_keys: Option<String>,
+    /// the image to run
+    #[argh(positional)]
+    pub image: String,
+    /// the command and its arguments
+    #[argh(positional)]
+    pub command: Vec<String>,
+}
+
+/// Stage one for `run` and `create`: which words are switches and which take values.
+pub const RUN_SPEC: FlagSpec = FlagSpec {
+    switches: &[
+        "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "-P", "--publish-all", "--privileged",
+        "--read-only", "--init", "--sig-proxy", "--no-sig-proxy",
+    ],
+    options: &[
+        "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "-h", "--hostname", "--domainname",
+        "--entrypoint", "-l", "--label", "--label-file", "-p", "--publish", "--expose", "--network", "--add-host",
+        "--dns", "--dns-search", "--dns-option", "--restart", "--shm-size", "--stop-signal", "--stop-timeout",
+        "--cap-add", "--cap-drop", "-m", "--memory", "--memory-swap", "--memory-reservation", "--cpus", "-c",
+        "--cpu-shares", "--cpuset-cpus", "--pids-limit", "-v", "--volume", "--tmpfs", "--platform", "--pull", "-a",
+        "--attach", "--cidfile", "--log-driver", "--log-opt", "--group-add", "--security-opt", "--ipc", "--pid",
+        "--uts", "--cgroup-parent", "--oom-score-adj", "--detach-keys",
+    ],
+    stop_at_positional: true,
+    aliases: &[
+        ("--net", "--network"),
+        ("--sig-proxy=false", "--no-sig-proxy"),
+        ("--sig-proxy=0", "--no-sig-proxy"),
+        ("--dns-opt", "--dns-option"),
+    ],
+};
+
+/// What the build needs from outside: the CLI's environment and the files flags name.
+pub struct Env<'a> {
+    pub lookup: &'a dyn Fn(&str) -> Option<String>,
+    pub read_file: &'a dyn Fn(&str) -> Result<String>,
+    /// Rows and columns of the terminal, for `-t` (docker's ConsoleSize).
+    pub console: (u16, u16),
+}
+
+fn size(flag: &str, v: &Option<String>) -> Result<i64> {
+    match v {
+        None => Ok(0),
+        Some(s) if flag == "--memory-swap" && s == "-1" => Ok(-1),
+        Some(s) => ram_in_bytes(s).ok_or_else(|| Error::invalid(format!("invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"))),
+    }
+}
+
+fn list(v: &[String]) -> Value {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
+    }
+}
+
+fn kv_map(items: &[String]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for item in items {
+        let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        m.insert(k.to_string(), json!(v));
+    }
+    m
+}
+
+/// The create body and query for the flags; `run` is false for `berth create`.
+pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'static str, String)>)> {
+    let (att_in, att_out, att_err) = if a.attach.is_empty() {
+        (a.interactive, true, true)
+    } else {
+        if run && a.detach {
+            return Err(Error::invalid("conflicting options: cannot specify both --attach and --detach"));
+        }
+        opts::parse_attach(&a.attach)?
+    };
+    let detached = run && a.detach;
+    let (att_in, att_out, att_err) = if detached { (false, false, false) } else { (att_in, att_out, att_err) };
+
+    let mut envs = Vec::new();
+    for f in &a.env_file {
+        let text = (env.read_file)(f)?;
+        envs.extend(opts::parse_kv_file(f, &text, Some(env.lookup))?);
+    }
+    for e in &a.env {
+        envs.push(opts::expand_env(e, env.lookup)?);
+    }
+    let mut labels = Vec::new();
+    for f in &a.label_file {
+        let text = (env.read_file)(f)?;
+        labels.extend(opts::parse_kv_file(f, &text, None)?);
+    }
+    labels.extend(a.label.iter().cloned());
+
+    let mut exposed = Map::new();
+    let mut bindings = Map::new();
+    for p in &a.publish {
+        for m in opts::parse_port_spec(p)? {
+            exposed.insert(m.port.clone(), json!({}));
+            let entry = bindings.entry(m.port).or_insert_with(|| json!([]));
+            if let Value::Array(list) = entry {
+                list.push(json!({"HostIp": m.host_ip, "HostPort": m.host_port}));
+            }
+        }
+    }
+    for e in &a.expose {
+        for port in opts::parse_expose(e)? {
+            exposed.insert(port, json!({}));
+        }
+    }
+    let (restart, retries) = opts::parse_restart(a.restart.as_deref().unwrap_or(""))?;
+    if a.rm && restart != "no" {
+        return Err(Error::invalid("conflicting options: cannot specify both --restart and --rm"));
+    }
+    let mut extra_hosts = Vec::new();
+    for h in &a.add_host {
+        extra_hosts.push(opts::parse_extra_host(h)?);
+    }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::invalid(format!("invalid argument {d:?} for \"--dns\" flag: {d} is not an ip address")));
+        }
+    }
+    let (binds, anon): (Vec<String>, Vec<String>) = a.volume.iter().cloned().partition(|v| opts::is_bind(v));
+    let volumes: Map<String, Value> = anon.into_iter().map(|v| (v, json!({}))).collect();
+    let nano_cpus = match &a.cpus {
+        Some(c) => opts::parse_cpus(c).map_err(|e| Error::invalid(format!("invalid argument {c:?} for \"--cpus\" flag: {}", e.message)))?,
+        None => 0,
+    };
+    let network = a.network.clone().unwrap_or_else(|| "default".into());
+    let console = if a.tty { env.console } else { (0, 0) };
+
+    let mut host = json!({
+        "Binds": list(&binds),
+        "ContainerIDFile": a.cidfile.clone().unwrap_or_default(),
+        "LogConfig": {"Type": a.log_driver.clone().unwrap_or_default(), "Config": kv_map(&a.log_opt)},
+        "NetworkMode": network,
+        "PortBindings": bindings,
+        "RestartPolicy": {"Name": restart, "MaximumRetryCount": retries},
+        "AutoRemove": a.rm,
+        "VolumeDriver": "",
+        "VolumesFrom": null,
+        "ConsoleSize": [console.0, console.1],
+        "CapAdd": list(&a.cap_add),
+        "CapDrop": list(&a.cap_drop),
+        "CgroupnsMode": "",
+        "Dns": a.dns,
+        "DnsOptions": a.dns_option,
+        "DnsSearch": a.dns_search,
+        "ExtraHosts": list(&extra_hosts),
+        "GroupAdd": list(&a.group_add),
+        "IpcMode": a.ipc.clone().unwrap_or_default(),
+        "Cgroup": "",
+        "Links": null,
+        "OomScoreAdj": a.oom_score_adj.unwrap_or(0),
+        "PidMode": a.pid.clone().unwrap_or_default(),
+        "Privileged": a.privileged,
+        "PublishAllPorts": a.publish_all,
+        "ReadonlyRootfs": a.read_only,
+        "SecurityOpt": list(&a.security_opt),
+        "UTSMode": a.uts.clone().unwrap_or_default(),
+        "UsernsMode": "",
+        "ShmSize": size("--shm-size", &a.shm_size)?,
+        "Isolation": "",
+        "CpuShares": a.cpu_shares.unwrap_or(0),
+        "Memory": size("--memory", &a.memory)?,
+        "NanoCpus": nano_cpus,
+        "CgroupParent": a.cgroup_parent.clone().unwrap_or_default(),
+    });
+    let rest = json!({
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": a.cpuset_cpus.clone().unwrap_or_default(),
+        "CpusetMems": "",
+        "Devices": [],
+        "DeviceCgroupRules": null,
+        "DeviceRequests": null,
+        "MemoryReservation": size("--memory-reservation", &a.memory_reservation)?,
+        "MemorySwap": size("--memory-swap", &a.memory_swap)?,
+        "MemorySwappiness": -1,
+        "OomKillDisable": false,
+        "PidsLimit": a.pids_limit.unwrap_or(0),
+        "Ulimits": [],
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "MaskedPaths": null,
+        "ReadonlyPaths": null,
+    });
+    if let (Value::Object(h), Value::Object(r)) = (&mut host, rest) {
+        h.extend(r);
+        if a.init {
+            h.insert("Init".into(), json!(true));
+        }
+        if !a.tmpfs.is_empty() {
+            let t: Map<String, Value> = a
+                .tmpfs
+                .iter()
+                .map(|t| {
+                    let (p, o) = t.split_once(':').unwrap_or((t.as_str(), ""));
+                    (p.to_string(), json!(o))
+                })
+                .collect();
+            h.insert("Tmpfs".into(), Value::Object(t));
+        }
+    }
+
+    let endpoints = if network == "default" {
+        json!({"default": {
+            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": null
+        }})
+    } else {
+        json!({})
+    };
+
+    let mut body = json!({
+        "Hostname": a.hostname.clone().unwrap_or_default(),
+        "Domainname": a.domainname.clone().unwrap_or_default(),
+        "User": a.user.clone().unwrap_or_default(),
+        "AttachStdin": att_in,
+        "AttachStdout": att_out,
+        "AttachStderr": att_err,
+        "Tty": a.tty,
+        "OpenStdin": a.interactive,
+        "StdinOnce": run && a.interactive && att_in,
+        "Env": list(&envs),
+        "Cmd": list(&a.command),
+        "Image": a.image,
+        "Volumes": volumes,
+        "WorkingDir": a.workdir.clone().unwrap_or_default(),
+        "Entrypoint": a.entrypoint.as_ref().map(|e| json!([e])).unwrap_or(Value::Null),
+        "OnBuild": null,
+        "Labels": kv_map(&labels),
+        "HostConfig": host,
+        "NetworkingConfig": {"EndpointsConfig": endpoints},
+    });
+    if let Value::Object(b) = &mut body {
+        if !exposed.is_empty() {
+            b.insert("ExposedPorts".into(), Value::Object(exposed));
+        }
+        if let Some(s) = &a.stop_signal {
+            b.insert("StopSignal".into(), json!(s));
+        }
+        if let Some(t) = a.stop_timeout {
+            b.insert("StopTimeout".into(), json!(t));
+        }
+    }
+    let mut query = Vec::new();
+    if let Some(n) = &a.name {
+        query.push(("name", n.clone()));
+    }
+    if let Some(p) = &a.platform {
+        query.push(("platform", p.clone()));
+    }
+    Ok((body, query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> RunArgs {
+        let norm = super::super::args::normalize(words, &RUN_SPEC);
+        let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
+        RunArgs::from_args(&["berth", "run"], &refs).unwrap_or_else(|e| panic!("{}", e.output))
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn build_for(words: &[&str], run: bool) -> Value {
+        let files = |p: &str| -> Result<String> {
+            match p {
+                "env.list" => Ok("# c\nA=1\nHOME\n".into()),
+                "labels" => Ok("x=y\n".into()),
+                _ => Err(Error::not_found(format!("open {p}: no such file or directory"))),
+            }
+        };
+        let lookup = |k: &str| if k == "HOME" { Some("/root".into()) } else { None };
+        let env = Env { lookup: &lookup, read_file: &files, console: (30, 100) };
+        build(&parse(words), run, &env).unwrap().0
+    }
+
+    /// The create bodies the docker CLI sent in the transcripts (create.md, run-*.md).
+    fn transcript_body(name: &str) -> Value {
+        let all: Value = serde_json::from_str(include_str!("testdata/create-bodies.json")).expect("json");
+        all[name.trim_end_matches(".md")].clone()
+    }
+
+    #[test]
+    fn create_body_matches_docker_create() {
+        let words = [
+            "--name", "cap-web", "-p", "127.0.0.1:18080:80", "-e", "FOO=bar", "-v", "cap-vol1:/data", "--label",
+            "cap.test=1", "--network", "cap-net1", "-w", "/tmp", "--restart", "on-failure:2", "capture/busybox",
+            "sh", "-c", "echo started",
+        ];
+        let mut want = transcript_body("create.md");
+        want["Cmd"] = json!(["sh", "-c", "echo started"]);
+        assert_eq!(build_for(&words, false), want);
+    }
+
+    #[test]
+    fn run_bodies_match_docker_run() {
+        let mut want = transcript_body("run-fg.md");
+        want["Cmd"] = json!(["true"]);
+        assert_eq!(build_for(&["--name", "cap-run-fg", "capture/busybox", "true"], true), want);
+        let mut want = transcript_body("run-d.md");
+        want["Cmd"] = json!(["true"]);
+        assert_eq!(build_for(&["-d", "--name", "cap-run-d", "capture/busybox", "true"], true), want);
+        let mut want = transcript_body("run-i.md");
+        want["Cmd"] = json!(["cat"]);
+        assert_eq!(build_for(&["-i", "--name", "cap-run-i", "capture/busybox", "cat"], true), want);
+        let mut want = transcript_body("run-it.md");
+        want["Cmd"] = json!(["sh"]);
+        assert_eq!(build_for(&["-it", "--name", "cap-run-it", "capture/busybox", "sh"], true), want);
+        let mut want = transcript_body("run-rm.md");
+        want["Cmd"] = json!(["echo", "bye"]);
+        assert_eq!(build_for(&["--rm", "--name", "cap-run-rm", "capture/busybox", "echo", "bye"], true), want);
+    }
+
+    #[test]
+    fn flags_land_in_the_body() {
+        let b = build_for(
+            &[
+                "--env-file", "env.list", "-e", "B=2", "--label-file", "labels", "-l", "k", "--entrypoint", "",
+                "-u", "1:2", "-h", "box", "--shm-size", "64m", "-m", "1g", "--cpus", "1.5", "--pids-limit", "10",
+                "--privileged", "--read-only", "--cap-add", "NET_ADMIN", "--add-host", "db:10.0.0.2", "--dns",
+                "1.1.1.1", "--expose", "90", "-P", "--stop-signal", "SIGINT", "--stop-timeout", "3", "-v", "/anon",
+                "--init", "--tmpfs", "/run:size=1m", "img",
+            ],
+            true,
+        );
+        assert_eq!(b["Env"], json!(["A=1", "HOME=/root", "B=2"]));
+        assert_eq!(b["Labels"], json!({"x": "y", "k": ""}));
+        assert_eq!(b["Entrypoint"], json!([""]));
+        assert_eq!((b["User"].as_str(), b["Hostname"].as_str()), (Some("1:2"), Some("box")));
+        assert_eq!(b["Cmd"], Value::Null);
+        let h = &b["HostConfig"];
+        assert_eq!(h["ShmSize"], 64 << 20);
+        assert_eq!(h["Memory"], 1 << 30);
+        assert_eq!(h["NanoCpus"], 1_500_000_000i64);
+        assert_eq!(h["PidsLimit"], 10);
+        assert_eq!((h["Privileged"].as_bool(), h["ReadonlyRootfs"].as_bool()), (Some(true), Some(true)));
+        assert_eq!(h["CapAdd"], json!(["NET_ADMIN"]));
+        assert_eq!(h["ExtraHosts"], json!(["db:10.0.0.2"]));
+        assert_eq!(h["Dns"], json!(["1.1.1.1"]));
+        assert_eq!(h["PublishAllPorts"], json!(true));
+        assert_eq!(h["Init"], json!(true));
+        assert_eq!(h["Tmpfs"], json!({"/run": "size=1m"}));
+        assert_eq!(b["ExposedPorts"], json!({"90/tcp": {}}));
+        assert_eq!(b["Volumes"], json!({"/anon": {}}));
+        assert_eq!((b["StopSignal"].as_str(), b["StopTimeout"].as_i64()), (Some("SIGINT"), Some(3)));
+    }
+
+    #[test]
+    fn bad_flag_values_are_refused() {
+        let files = |p: &str| -> Result<String> { Err(Error::not_found(format!("open {p}: no such file or directory"))) };
+        let env = Env { lookup: &no_env, read_file: &files, console: (0, 0) };
+        let err = |w: &[&str]| build(&parse(w), true, &env).unwrap_err().message;
+        assert_eq!(err(&["--env-file", "nope", "img"]), "open nope: no such file or directory");
+        assert!(err(&["--restart", "always", "--rm", "img"]).contains("--restart and --rm"));
+        assert!(err(&["-d", "-a", "stdout", "img"]).contains("--attach and --detach"));
+        assert!(err(&["--shm-size", "lots", "img"]).contains("invalid size"));
+        assert!(err(&["--dns", "resolver", "img"]).contains("not an ip address"));
+        assert!(err(&["-p", "99999:80", "img"]).contains("invalid hostPort"));
+    }
+}

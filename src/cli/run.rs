@@ -1,0 +1,207 @@
+//! `berth run` and `berth create`: build the create request from docker's flags, create
+//! the container (printing "Unable to find image 'X' locally" and pulling on a 404, as
+//! docker does), then for `run` either start it detached and print its ID, or hold an
+//! attached session and exit with the container's status. Failures of `run` print
+//! "berth: <error>" with docker's help hint and exit 125, 126 or 127 (README (h)).
+
+use super::api::{self, query};
+use super::create::{self, RunArgs, RUN_SPEC};
+use super::session::{self, Attach, Failed, Then, Wait};
+use super::stream;
+use super::{parse, Cli};
+use crate::client::Body;
+use crate::error::{Context, Error, Kind, Result};
+use serde_json::Value;
+use std::io::{self, BufReader, IsTerminal};
+
+/// How docker reports a failed `run` (and a bad `create` flag): on stderr, with a hint.
+fn report(cmd: &str, e: &Error) {
+    eprintln!("berth: {}\n\nRun 'berth {cmd} --help' for more information", e.message);
+}
+
+fn run_failed(e: &Error) -> i32 {
+    report("run", e);
+    session::run_failure_status(&e.message)
+}
+
+/// The environment and files the create body is built from.
+fn build(a: &RunArgs, run: bool) -> Result<(Value, Vec<(&'static str, String)>)> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let read_file = |p: &str| std::fs::read_to_string(p).ctx(|| format!("open {p}"));
+    let env = create::Env { lookup: &lookup, read_file: &read_file, console: session::console_size() };
+    create::build(a, run, &env)
+}
+
+pub fn run(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
+    let a: RunArgs = match parse(path, words, &RUN_SPEC) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if a.tty && a.interactive && !io::stdin().is_terminal() {
+        eprintln!("the input device is not a TTY");
+        return 1;
+    }
+    let (body, q) = match build(&a, true) {
+        Ok(b) => b,
+        Err(e) => return run_failed(&e),
+    };
+    let id = match create_container(cli, &a, &body, &q) {
+        Ok(id) => id,
+        Err(e) => return run_failed(&e),
+    };
+    if a.detach {
+        println!("{id}");
+        return match api::post(&mut cli.client, &format!("/containers/{id}/start")) {
+            Ok(_) => 0,
+            Err(e) => run_failed(&e),
+        };
+    }
+    let attach = Attach {
+        stdin: body["AttachStdin"].as_bool().unwrap_or(false),
+        stdout: body["AttachStdout"].as_bool().unwrap_or(true),
+        stderr: body["AttachStderr"].as_bool().unwrap_or(true),
+        tty: a.tty,
+        sig_proxy: !a.no_sig_proxy,
+    };
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    match session::session(&cli.addr, &id, &attach, Wait::Condition(Some(condition)), Then::Start) {
+        Ok(code) => code,
+        Err(Failed::Start(e)) => run_failed(&e),
+        Err(Failed::Other(e)) => {
+            eprintln!("{}", e.message);
+            125
+        }
+    }
+}
+
+pub fn create(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
+    let a: RunArgs = match parse(path, words, &RUN_SPEC) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if a.detach {
+        eprintln!("unknown shorthand flag: 'd' in -d\nSee 'berth create --help'.");
+        return 125;
+    }
+    let (body, q) = match build(&a, false) {
+        Ok(b) => b,
+        Err(e) => {
+            report("create", &e);
+            return 125;
+        }
+    };
+    match create_container(cli, &a, &body, &q) {
+        Ok(id) => {
+            println!("{id}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{}", e.message);
+            1
+        }
+    }
+}
+
+/// `POST /containers/create`, pulling the image first when the daemon does not have it.
+/// Prints the daemon's warnings; writes `--cidfile`.
+fn create_container(cli: &mut Cli, a: &RunArgs, body: &Value, q: &[(&'static str, String)]) -> Result<String> {
+    if let Some(f) = &a.cidfile {
+        if std::path::Path::new(f).exists() {
+            return Err(Error::conflict(format!(
+                "container ID file found, make sure the other container isn't running or delete {f}"
+            )));
+        }
+    }
+    let policy = a.pull.as_deref().unwrap_or("missing");
+    if !matches!(policy, "missing" | "always" | "never") {
+        return Err(Error::invalid(format!("invalid pull option: '{policy}': must be one of \"always\", \"missing\" or \"never\"")));
+    }
+    if policy == "always" {
+        pull(cli, &a.image, a.platform.as_deref())?;
+    }
+    let mut bytes = serde_json::to_vec(body).map_err(|e| Error::system(format!("encode the create request: {e}")))?;
+    bytes.push(b'\n');
+    let path = format!("/containers/create{}", query(q));
+    let resp = match api::call(&mut cli.client, "POST", &path, &[], Body::Json(bytes.clone())) {
+        Err(e) if e.kind == Kind::NotFound && policy == "missing" => {
+            let (_, _, familiar) = pull_ref(&a.image);
+            eprintln!("Unable to find image '{familiar}' locally");
+            pull(cli, &a.image, a.platform.as_deref())?;
+            api::call(&mut cli.client, "POST", &path, &[], Body::Json(bytes))?
+        }
+        r => r?,
+    };
+    let answer: Value = serde_json::from_slice(&resp.bytes()?)
+        .map_err(|e| Error::invalid(format!("decode the create answer: {e}")))?;
+    for w in answer["Warnings"].as_array().into_iter().flatten() {
+        if let Some(w) = w.as_str() {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    let id = answer["Id"].as_str().ok_or_else(|| Error::invalid("the create answer has no Id"))?.to_string();
+    if let Some(f) = &a.cidfile {
+        std::fs::write(f, &id).ctx(|| format!("write the container ID file {f}"))?;
+    }
+    Ok(id)
+}
+
+/// `POST /images/create?fromImage=..&tag=..`, its progress shown on stderr.
+fn pull(cli: &mut Cli, image: &str, platform: Option<&str>) -> Result<()> {
+    let (from, tag, _) = pull_ref(image);
+    let mut q = vec![("fromImage", from), ("tag", tag)];
+    if let Some(p) = platform {
+        q.push(("platform", p.to_string()));
+    }
+    let resp = api::call(&mut cli.client, "POST", &format!("/images/create{}", query(&q)), &[("X-Registry-Auth", "e30=")], Body::Empty)?;
+    match stream::display_progress(BufReader::new(resp), &mut io::stderr())? {
+        Some(msg) => Err(Error::system(msg)),
+        None => Ok(()),
+    }
+}
+
+/// A reference as docker pulls it: (fromImage with the registry made explicit, tag or
+/// digest, the familiar form docker prints).
+pub fn pull_ref(image: &str) -> (String, String, String) {
+    let (name, tag, sep) = match image.split_once('@') {
+        Some((n, d)) => (n, d.to_string(), '@'),
+        None => match image.rsplit_once(':') {
+            Some((n, t)) if !t.contains('/') => (n, t.to_string(), ':'),
+            _ => (image, "latest".to_string(), ':'),
+        },
+    };
+    let first = name.split('/').next().unwrap_or("");
+    let has_domain = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = if has_domain {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    };
+    let familiar = full.strip_prefix("docker.io/library/").or_else(|| full.strip_prefix("docker.io/")).unwrap_or(&full);
+    let familiar = format!("{familiar}{sep}{tag}");
+    (full, tag, familiar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_as_docker_pulls_them() {
+        assert_eq!(
+            pull_ref("busybox"),
+            ("docker.io/library/busybox".into(), "latest".into(), "busybox:latest".into())
+        );
+        assert_eq!(
+            pull_ref("127.0.0.1:5066/capture/busybox:v2"),
+            ("127.0.0.1:5066/capture/busybox".into(), "v2".into(), "127.0.0.1:5066/capture/busybox:v2".into())
+        );
+        assert_eq!(pull_ref("capture/busybox").0, "docker.io/capture/busybox");
+        assert_eq!(pull_ref("localhost/x:1").0, "localhost/x");
+        assert_eq!(pull_ref("localhost:5000/x").1, "latest");
+        let d = "sha256:dc865601865397de9561e0c3a3e73246df4de2cf7882d7b13cb50e99699bde24";
+        let (from, tag, fam) = pull_ref(&format!("busybox@{d}"));
+        assert_eq!((from.as_str(), tag.as_str(), fam), ("docker.io/library/busybox", d, format!("busybox@{d}")));
+    }
+}

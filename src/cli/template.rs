@@ -1,0 +1,775 @@
+//! The subset of Go's `text/template` that docker's `--format` users write: text, actions
+//! with field chains (`{{.State.Status}}`), variables, pipelines, parenthesised calls,
+//! `if`/`else if`/`else`, `range` (with `$i, $v :=`), `with`, trim markers, comments, and
+//! the functions of Go and docker (`json`, `index`, `join`, `split`, `upper`, `lower`,
+//! `title`, `len`, `print(f|ln)`, `eq`..`ge`, `and`, `or`, `not`, `pad`, `truncate`).
+//! Values print like Go's fmt (`map[k:v]`, `[a b]`, `<no value>`). The data is a `Json`
+//! document; what a field means is the caller's business (see `fmt_ctx`).
+
+use super::json::Json;
+use super::units::format_float;
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+enum Node {
+    Text(String),
+    Action(Pipe),
+    If(Pipe, Vec<Node>, Vec<Node>),
+    Range(Pipe, Vec<Node>, Vec<Node>),
+    With(Pipe, Vec<Node>, Vec<Node>),
+}
+
+#[derive(Debug, Clone)]
+struct Pipe {
+    decl: Vec<String>,
+    cmds: Vec<Vec<Arg>>,
+}
+
+#[derive(Debug, Clone)]
+enum Arg {
+    Dot,
+    Field(Vec<String>),
+    Var(String, Vec<String>),
+    Ident(String),
+    Lit(Json),
+    Sub(Box<Pipe>),
+    /// A field chain on a parenthesised result: `(index .M "k").Field`.
+    Chain(Box<Arg>, Vec<String>),
+}
+
+/// A parsed template.
+#[derive(Debug)]
+pub struct Template {
+    nodes: Vec<Node>,
+}
+
+fn err(msg: impl Into<String>) -> Error {
+    Error::invalid(format!("template: {}", msg.into()))
+}
+
+impl Template {
+    pub fn parse(src: &str) -> Result<Template> {
+        let mut stack: Vec<(Frame, Vec<Node>)> = vec![(Frame::Root, Vec::new())];
+        for seg in segments(src)? {
+            match seg {
+                Seg::Text(t) => stack.last_mut().map(|(_, n)| n.push(Node::Text(t))).unwrap_or(()),
+                Seg::Action(a) => {
+                    let toks = lex(&a)?;
+                    let kw = match toks.first() {
+                        Some(Tok::Ident(k)) => k.as_str(),
+                        _ => "",
+                    };
+                    match kw {
+                        "if" | "range" | "with" => {
+                            let pipe = parse_pipe(&toks[1..])?;
+                            let frame = match kw {
+                                "if" => Frame::If(pipe, None, false),
+                                "range" => Frame::Range(pipe, None),
+                                _ => Frame::With(pipe, None),
+                            };
+                            stack.push((frame, Vec::new()));
+                        }
+                        "else" => {
+                            let (frame, nodes) = stack.pop().ok_or_else(|| err("unexpected else"))?;
+                            let is_elif = matches!(toks.get(1), Some(Tok::Ident(k)) if k == "if");
+                            match frame {
+                                Frame::If(p, None, chained) if is_elif => {
+                                    // `else if` is an `if` nested in the else branch, closed by
+                                    // the same `end`.
+                                    stack.push((Frame::If(p, Some(nodes), chained), Vec::new()));
+                                    let inner = parse_pipe(&toks[2..])?;
+                                    stack.push((Frame::If(inner, None, true), Vec::new()));
+                                }
+                                Frame::If(p, None, c) => stack.push((Frame::If(p, Some(nodes), c), Vec::new())),
+                                Frame::Range(p, None) => stack.push((Frame::Range(p, Some(nodes)), Vec::new())),
+                                Frame::With(p, None) => stack.push((Frame::With(p, Some(nodes)), Vec::new())),
+                                _ => return Err(err("unexpected else")),
+                            }
+                        }
+                        "end" => loop {
+                            let (frame, nodes) = stack.pop().ok_or_else(|| err("unexpected end"))?;
+                            let (node, chained) = match frame {
+                                Frame::Root => return Err(err("unexpected {{end}}")),
+                                Frame::If(p, Some(then), c) => (Node::If(p, then, nodes), c),
+                                Frame::If(p, None, c) => (Node::If(p, nodes, Vec::new()), c),
+                                Frame::Range(p, Some(body)) => (Node::Range(p, body, nodes), false),
+                                Frame::Range(p, None) => (Node::Range(p, nodes, Vec::new()), false),
+                                Frame::With(p, Some(body)) => (Node::With(p, body, nodes), false),
+                                Frame::With(p, None) => (Node::With(p, nodes, Vec::new()), false),
+                            };
+                            stack.last_mut().ok_or_else(|| err("unexpected end"))?.1.push(node);
+                            if !chained {
+                                break;
+                            }
+                        },
+                        "define" | "template" | "block" => {
+                            return Err(err(format!("{{{{{kw}}}}} is not supported")))
+                        }
+                        _ => {
+                            let pipe = parse_pipe(&toks)?;
+                            stack.last_mut().map(|(_, n)| n.push(Node::Action(pipe))).unwrap_or(());
+                        }
+                    }
+                }
+            }
+        }
+        match stack.pop() {
+            Some((Frame::Root, nodes)) if stack.is_empty() => Ok(Template { nodes }),
+            _ => Err(err("unexpected EOF: missing {{end}}")),
+        }
+    }
+
+    /// Runs the template over `data`.
+    pub fn execute(&self, data: &Json) -> Result<String> {
+        self.execute_with(data, &Json::Null, false)
+    }
+
+    /// Runs the template; `methods` holds maps reachable as `.Name "key"` (docker's
+    /// `{{.Label "com.example"}}`). In `header` mode docker's header functions return their
+    /// argument unchanged, so a table header comes out of the same template.
+    pub fn execute_with(&self, data: &Json, methods: &Json, header: bool) -> Result<String> {
+        let mut ex = Exec { methods, header, vars: vec![("$".to_string(), Some(data.clone()))], out: String::new() };
+        ex.nodes(&self.nodes, &Some(data.clone()))?;
+        Ok(ex.out)
+    }
+}
+
+enum Frame {
+    Root,
+    /// The condition, the then-branch once `else` was seen, and whether this `if` came from
+    /// `else if` (its `end` also closes the enclosing `if`).
+    If(Pipe, Option<Vec<Node>>, bool),
+    Range(Pipe, Option<Vec<Node>>),
+    With(Pipe, Option<Vec<Node>>),
+}
+
+enum Seg {
+    Text(String),
+    Action(String),
+}
+
+/// Splits the source into text and actions, applying `{{-` / `-}}` trimming and dropping
+/// comments.
+fn segments(src: &str) -> Result<Vec<Seg>> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    let mut trim_next = false;
+    while let Some(open) = rest.find("{{") {
+        let mut text = &rest[..open];
+        if trim_next {
+            text = text.trim_start();
+        }
+        let mut inner_start = open + 2;
+        let after = &rest[inner_start..];
+        if after.starts_with('-') && after[1..].starts_with(|c: char| c.is_ascii_whitespace()) {
+            text = text.trim_end();
+            inner_start += 1;
+        }
+        if !text.is_empty() {
+            out.push(Seg::Text(text.to_string()));
+        }
+        let close = find_close(&rest[inner_start..]).ok_or_else(|| err("unclosed action"))? + inner_start;
+        let mut inner = &rest[inner_start..close];
+        trim_next = false;
+        // " -}}": a dash after white space trims the text that follows.
+        if let Some(body) = inner.strip_suffix('-') {
+            if body.ends_with(|c: char| c.is_ascii_whitespace()) {
+                inner = body;
+                trim_next = true;
+            }
+        }
+        let t = inner.trim();
+        if !(t.starts_with("/*") && t.ends_with("*/")) {
+            out.push(Seg::Action(inner.to_string()));
+        }
+        rest = &rest[close + 2..];
+    }
+    let text = if trim_next { rest.trim_start() } else { rest };
+    if !text.is_empty() {
+        out.push(Seg::Text(text.to_string()));
+    }
+    Ok(out)
+}
+
+/// The offset of the `}}` closing an action, skipping quoted strings.
+fn find_close(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Dot,
+    Field(Vec<String>),
+    Var(String, Vec<String>),
+    /// `.A.B` right after a `)`.
+    Chain(Vec<String>),
+    Ident(String),
+    Lit(Json),
+    Open,
+    Close,
+    Pipe,
+    Declare,
+    Comma,
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>> {
+    let c: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let word = |i: &mut usize| -> String {
+        let start = *i;
+        while *i < c.len() && (c[*i].is_alphanumeric() || c[*i] == '_') {
+            *i += 1;
+        }
+        c[start..*i].iter().collect()
+    };
+    let fields = |i: &mut usize| -> Vec<String> {
+        let mut path = Vec::new();
+        while *i < c.len() && c[*i] == '.' && c.get(*i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '_') {
+            *i += 1;
+            path.push(word(i));
+        }
+        path
+    };
+    while i < c.len() {
+        let ch = c[i];
+        match ch {
+            ' ' | '\t' | '\n' | '\r' => i += 1,
+            '(' => {
+                toks.push(Tok::Open);
+                i += 1
+            }
+            ')' => {
+                toks.push(Tok::Close);
+                i += 1
+            }
+            '|' => {
+                toks.push(Tok::Pipe);
+                i += 1
+            }
+            ',' => {
+                toks.push(Tok::Comma);
+                i += 1
+            }
+            ':' if c.get(i + 1) == Some(&'=') => {
+                toks.push(Tok::Declare);
+                i += 2
+            }
+            '=' => {
+                toks.push(Tok::Declare);
+                i += 1
+            }
+            '.' => {
+                let after_paren = i > 0 && c[i - 1] == ')';
+                let path = fields(&mut i);
+                if after_paren && !path.is_empty() {
+                    toks.push(Tok::Chain(path));
+                } else if path.is_empty() {
+                    toks.push(Tok::Dot);
+                    i += 1;
+                } else {
+                    toks.push(Tok::Field(path));
+                }
+            }
+            '$' => {
+                i += 1;
+                let name = word(&mut i);
+                let path = fields(&mut i);
+                toks.push(Tok::Var(format!("${name}"), path));
+            }
+            '"' => {
+                let start = i;
+                i += 1;
+                while i < c.len() && c[i] != '"' {
+                    if c[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                let lit: String = c[start..i.min(c.len())].iter().collect();
+                match Json::parse(&lit) {
+                    Ok(Json::Str(s)) => toks.push(Tok::Lit(Json::Str(s))),
+                    _ => return Err(err(format!("bad string literal {lit}"))),
+                }
+            }
+            '`' => {
+                let start = i + 1;
+                i += 1;
+                while i < c.len() && c[i] != '`' {
+                    i += 1;
+                }
+                toks.push(Tok::Lit(Json::Str(c[start..i.min(c.len())].iter().collect())));
+                i += 1;
+            }
+            ch if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+                let start = i;
+                i += 1;
+                while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
+                    i += 1;
+                }
+                let text: String = c[start..i].iter().collect();
+                let text = text.trim_start_matches('+').to_string();
+                if text.parse::<f64>().is_err() {
+                    return Err(err(format!("bad number syntax: {text:?}")));
+                }
+                toks.push(Tok::Lit(Json::Num(text)));
+            }
+            ch if ch.is_alphabetic() || ch == '_' => {
+                let w = word(&mut i);
+                toks.push(match w.as_str() {
+                    "true" => Tok::Lit(Json::Bool(true)),
+                    "false" => Tok::Lit(Json::Bool(false)),
+                    "nil" => Tok::Lit(Json::Null),
+                    _ => Tok::Ident(w),
+                });
+            }
+            other => return Err(err(format!("unexpected {other:?} in action"))),
+        }
+    }
+    Ok(toks)
+}
+
+fn parse_pipe(toks: &[Tok]) -> Result<Pipe> {
+    let mut pos = 0;
+    let pipe = parse_pipe_at(toks, &mut pos)?;
+    if pos != toks.len() {
+        return Err(err("unexpected ) in action"));
+    }
+    Ok(pipe)
+}
+
+fn parse_pipe_at(toks: &[Tok], pos: &mut usize) -> Result<Pipe> {
+    let mut decl = Vec::new();
+    // `$x :=` or `$i, $v :=`
+    let mut look = *pos;
+    let mut names = Vec::new();
+    while let Some(Tok::Var(name, path)) = toks.get(look) {
+        if !path.is_empty() {
+            break;
+        }
+        names.push(name.clone());
+        look += 1;
+        match toks.get(look) {
+            Some(Tok::Comma) => look += 1,
+            Some(Tok::Declare) => {
+                decl = std::mem::take(&mut names);
+                *pos = look + 1;
+                break;
+            }
+            _ => break,
+        }
+    }
+    let mut cmds = Vec::new();
+    let mut cmd = Vec::new();
+    while *pos < toks.len() {
+        let t = toks[*pos].clone();
+        *pos += 1;
+        match t {
+            Tok::Close => {
+                *pos -= 1;
+                break;
+            }
+            Tok::Pipe => {
+                if cmd.is_empty() {
+                    return Err(err("missing command before |"));
+                }
+                cmds.push(std::mem::take(&mut cmd));
+            }
+            Tok::Open => {
+                let sub = parse_pipe_at(toks, pos)?;
+                if toks.get(*pos) != Some(&Tok::Close) {
+                    return Err(err("unclosed left paren"));
+                }
+                *pos += 1;
+                cmd.push(Arg::Sub(Box::new(sub)));
+            }
+            Tok::Chain(p) => match cmd.pop() {
+                Some(prev @ Arg::Sub(_)) => cmd.push(Arg::Chain(Box::new(prev), p)),
+                _ => return Err(err("unexpected field chain")),
+            },
+            Tok::Dot => cmd.push(Arg::Dot),
+            Tok::Field(p) => cmd.push(Arg::Field(p)),
+            Tok::Var(n, p) => cmd.push(Arg::Var(n, p)),
+            Tok::Ident(n) => cmd.push(Arg::Ident(n)),
+            Tok::Lit(v) => cmd.push(Arg::Lit(v)),
+            Tok::Comma | Tok::Declare => return Err(err("unexpected token in pipeline")),
+        }
+    }
+    if !cmd.is_empty() {
+        cmds.push(cmd);
+    }
+    if cmds.is_empty() {
+        return Err(err("missing value for command"));
+    }
+    Ok(Pipe { decl, cmds })
+}
+
+type Val = Option<Json>;
+
+struct Exec<'a> {
+    methods: &'a Json,
+    header: bool,
+    vars: Vec<(String, Val)>,
+    out: String,
+}
+
+impl Exec<'_> {
+    fn nodes(&mut self, nodes: &[Node], dot: &Val) -> Result<()> {
+        for n in nodes {
+            self.node(n, dot)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, n: &Node, dot: &Val) -> Result<()> {
+        let mark = self.vars.len();
+        match n {
+            Node::Text(t) => self.out.push_str(t),
+            Node::Action(p) => {
+                let v = self.pipe(p, dot)?;
+                if p.decl.is_empty() {
+                    self.out.push_str(&print(&v, field_hint(p)));
+                }
+                // A declaration lives until the end of the enclosing block.
+                return Ok(());
+            }
+            Node::If(p, then, els) => {
+                let v = self.pipe(p, dot)?;
+                let branch = if truthy(&v) { then } else { els };
+                self.nodes(branch, dot)?;
+            }
+            Node::With(p, body, els) => {
+                let v = self.pipe(p, dot)?;
+                if truthy(&v) {
+                    self.nodes(body, &v)?;
+                } else {
+                    self.nodes(els, dot)?;
+                }
+            }
+            Node::Range(p, body, els) => {
+                let decl = p.decl.clone();
+                let p = Pipe { decl: Vec::new(), cmds: p.cmds.clone() };
+                let v = self.pipe(&p, dot)?;
+                let items: Vec<(Json, Json)> = match v {
+                    Some(Json::Arr(a)) => {
+                        a.into_iter().enumerate().map(|(i, e)| (Json::Num(i.to_string()), e)).collect()
+                    }
+                    Some(Json::Obj(mut o)) => {
+                        o.sort_by(|a, b| a.0.cmp(&b.0));
+                        o.into_iter().map(|(k, e)| (Json::Str(k), e)).collect()
+                    }
+                    Some(Json::Num(n)) => {
+                        let n: usize = n.parse().map_err(|_| err(format!("range can't iterate over {n}")))?;
+                        (0..n).map(|i| (Json::Num(i.to_string()), Json::Num(i.to_string()))).collect()
+                    }
+                    None | Some(Json::Null) => Vec::new(),
+                    Some(other) => return Err(err(format!("range can't iterate over {}", print(&Some(other), None)))),
+                };
+                if items.is_empty() {
+                    self.nodes(els, dot)?;
+                }
+                for (k, e) in items {
+                    let inner = self.vars.len();
+                    match decl.as_slice() {
+                        [v] => self.vars.push((v.clone(), Some(e.clone()))),
+                        [kv, v] => {
+                            self.vars.push((kv.clone(), Some(k)));
+                            self.vars.push((v.clone(), Some(e.clone())));
+                        }
+                        _ => {}
+                    }
+                    self.nodes(body, &Some(e))?;
+                    self.vars.truncate(inner);
+                }
+            }
+        }
+        self.vars.truncate(mark);
+        Ok(())
+    }
+
+    fn pipe(&mut self, p: &Pipe, dot: &Val) -> Result<Val> {
+        let mut piped: Option<Val> = None;
+        for cmd in &p.cmds {
+            piped = Some(self.cmd(cmd, dot, piped)?);
+        }
+        let v = piped.unwrap_or(None);
+        for name in &p.decl {
+            self.vars.push((name.clone(), v.clone()));
+        }
+        Ok(v)
+    }
+
+    fn cmd(&mut self, cmd: &[Arg], dot: &Val, piped: Option<Val>) -> Result<Val> {
+        let (first, rest) = cmd.split_first().ok_or_else(|| err("empty command"))?;
+        match first {
+            Arg::Ident(name) => {
+                let mut args = Vec::with_capacity(rest.len() + 1);
+                for a in rest {
+                    args.push(self.operand(a, dot)?);
+                }
+                if let Some(p) = piped {
+                    args.push(p);
+                }
+                self.call(name, args)
+            }
+            Arg::Field(path) if !rest.is_empty() || piped.is_some() => {
+                // docker's methods with an argument: `.Label "key"`.
+                let mut args = Vec::new();
+                for a in rest {
+                    args.push(self.operand(a, dot)?);
+                }
+                if let Some(p) = piped {
+                    args.push(p);
+                }
+                let name = path.join(".");
+                if self.header {
+                    return Ok(lookup(dot, path));
+                }
+                match (self.methods.get(&name), args.as_slice()) {
+                    (Some(map), [Some(Json::Str(key))]) => {
+                        Ok(Some(map.get(key).cloned().unwrap_or(Json::Str(String::new()))))
+                    }
+                    _ => Err(err(format!("{name} is not a method but has arguments"))),
+                }
+            }
+            _ => {
+                if !rest.is_empty() || piped.is_some() {
+                    return Err(err("can't give argument to non-function"));
+                }
+                self.operand(first, dot)
+            }
+        }
+    }
+
+    fn operand(&mut self, a: &Arg, dot: &Val) -> Result<Val> {
+        Ok(match a {
+            Arg::Dot => dot.clone(),
+            Arg::Field(path) => lookup(dot, path),
+            Arg::Var(name, path) => {
+                let v = self
+                    .vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| err(format!("undefined variable: {name}")))?;
+                lookup(&v, path)
+            }
+            Arg::Lit(v) => Some(v.clone()),
+            Arg::Sub(p) => self.pipe(p, dot)?,
+            Arg::Chain(base, path) => {
+                let v = self.operand(base, dot)?;
+                lookup(&v, path)
+            }
+            Arg::Ident(name) => self.call(name, Vec::new())?,
+        })
+    }
+
+    fn call(&mut self, name: &str, args: Vec<Val>) -> Result<Val> {
+        if self.header && matches!(name, "json" | "split" | "join" | "title" | "lower" | "upper" | "pad" | "truncate") {
+            return Ok(args.into_iter().next().flatten());
+        }
+        super::template_funcs::call(name, args)
+    }
+}
+
+/// Field access: exact key first, then a case-insensitive match (Go's typed structs have
+/// fields such as `APIVersion` whose JSON name is `ApiVersion`).
+fn lookup(v: &Val, path: &[String]) -> Val {
+    let mut cur = v.clone();
+    for key in path {
+        cur = match cur {
+            Some(Json::Obj(fields)) => {
+                let found = fields.iter().position(|(k, _)| k == key).or_else(|| {
+                    fields.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
+                });
+                found.map(|i| fields[i].1.clone())
+            }
+            _ => None,
+        };
+    }
+    cur
+}
+
+/// The field an action prints, when it is a plain field chain: a null there prints like
+/// Go prints that field's type.
+fn field_hint(p: &Pipe) -> Option<&str> {
+    match p.cmds.as_slice() {
+        [cmd] => match cmd.as_slice() {
+            [Arg::Field(path)] | [Arg::Var(_, path)] | [Arg::Chain(_, path)] => path.last().map(String::as_str),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// How Go prints a nil of the field's type: nil slices `[]`, nil maps `map[]`, nil
+/// pointers `<nil>`. docker's documents decode into typed structs, so `{{.Config.Cmd}}` of
+/// a null shows `[]`.
+fn null_text(field: Option<&str>) -> &'static str {
+    const MAPS: &[&str] = &[
+        "Volumes", "Labels", "DriverOpts", "ExposedPorts", "PortBindings", "Ports", "Networks", "Config", "Options",
+        "Data", "Tmpfs", "StorageOpt", "Sysctls", "Annotations", "Details", "Attributes",
+    ];
+    const POINTERS: &[&str] = &[
+        "IPAMConfig", "Health", "MemorySwappiness", "PidsLimit", "OomKillDisable", "Init", "Error", "Healthcheck",
+        "StopTimeout", "Metadata", "RestartPolicy", "State", "Platform",
+    ];
+    match field {
+        Some(f) if MAPS.contains(&f) => "map[]",
+        Some(f) if POINTERS.contains(&f) => "<nil>",
+        Some(_) => "[]",
+        None => "<nil>",
+    }
+}
+
+pub fn truthy(v: &Val) -> bool {
+    match v {
+        None | Some(Json::Null) => false,
+        Some(Json::Bool(b)) => *b,
+        Some(Json::Num(n)) => n.parse::<f64>().map(|f| f != 0.0).unwrap_or(true),
+        Some(Json::Str(s)) => !s.is_empty(),
+        Some(Json::Arr(a)) => !a.is_empty(),
+        Some(Json::Obj(o)) => !o.is_empty(),
+    }
+}
+
+/// Go's `fmt.Print` of a value from the document.
+pub fn print(v: &Val, field: Option<&str>) -> String {
+    match v {
+        None => "<no value>".to_string(),
+        Some(Json::Null) => null_text(field).to_string(),
+        Some(Json::Bool(b)) => b.to_string(),
+        Some(Json::Num(n)) => num_text(n),
+        Some(Json::Str(s)) => s.clone(),
+        Some(Json::Arr(a)) => {
+            let items: Vec<String> = a.iter().map(|e| print(&Some(e.clone()), None)).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Some(Json::Obj(o)) => {
+            let mut o = o.clone();
+            o.sort_by(|a, b| a.0.cmp(&b.0));
+            let items: Vec<String> = o.iter().map(|(k, e)| format!("{k}:{}", print(&Some(e.clone()), Some(k)))).collect();
+            format!("map[{}]", items.join(" "))
+        }
+    }
+}
+
+/// Integers print as typed; other numbers as Go prints a float64.
+pub fn num_text(n: &str) -> String {
+    let digits = n.strip_prefix('-').unwrap_or(n);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return n.to_string();
+    }
+    n.parse::<f64>().map(format_float).unwrap_or_else(|_| n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(tmpl: &str, data: &str) -> String {
+        Template::parse(tmpl).unwrap().execute(&Json::parse(data).unwrap()).unwrap()
+    }
+
+    const DOC: &str = r#"{"Id":"abc","Name":"/web","State":{"Status":"running","ExitCode":0,"Running":true,"Pid":23328},
+        "Config":{"Cmd":["sh","-c","x"],"Entrypoint":null,"Labels":{"b":"2","a":"1"},"Env":[]},
+        "NetworkSettings":{"Networks":{"n1":{"IPAddress":"10.0.0.2"}}},"Size":1.5,"Big":1795893099}"#;
+
+    #[test]
+    fn fields_and_printing_like_go() {
+        assert_eq!(run("{{.State.Status}} {{.Name}} {{.State.Pid}}", DOC), "running /web 23328");
+        assert_eq!(run("{{.Config.Cmd}}", DOC), "[sh -c x]");
+        assert_eq!(run("{{.Config.Labels}}", DOC), "map[a:1 b:2]");
+        assert_eq!(run("{{.Config.Entrypoint}}", DOC), "[]");
+        assert_eq!(run("{{.Nope}}|{{.State.Nope}}", DOC), "<no value>|<no value>");
+        assert_eq!(run("{{.State.Running}} {{.Size}}", DOC), "true 1.5");
+        assert_eq!(run("{{.NetworkSettings.Networks}}", DOC), "map[n1:map[IPAddress:10.0.0.2]]");
+        assert_eq!(run("{{.state.status}}", DOC), "running");
+        assert_eq!(run("{{.}}", r#""plain""#), "plain");
+    }
+
+    #[test]
+    fn functions() {
+        assert_eq!(run("{{json .Config.Cmd}}", DOC), r#"["sh","-c","x"]"#);
+        assert_eq!(run("{{json .Config.Labels}}", DOC), r#"{"b":"2","a":"1"}"#);
+        assert_eq!(run("{{json .Config.Entrypoint}}", DOC), "null");
+        assert_eq!(run(r#"{{index .Config.Labels "a"}}{{index .Config.Labels "zz"}}"#, DOC), "1");
+        assert_eq!(run(r#"{{index .Config.Cmd 1}}"#, DOC), "-c");
+        assert_eq!(run(r#"{{upper .State.Status}} {{lower "AbC"}} {{title "hello world"}}"#, DOC), "RUNNING abc Hello World");
+        assert_eq!(run(r#"{{join .Config.Cmd ","}}"#, DOC), "sh,-c,x");
+        assert_eq!(run(r#"{{len .Config.Cmd}} {{len .Name}}"#, DOC), "3 4");
+        assert_eq!(run("{{println .Name}}x", DOC), "/web\nx");
+        assert_eq!(run(r#"{{printf "%s=%d %v %q" "a" 3 .State.Running "q"}}"#, DOC), "a=3 true \"q\"");
+        assert_eq!(run(r#"{{.Name | printf "%s!"}}"#, DOC), "/web!");
+        assert_eq!(run(r#"{{(index .NetworkSettings.Networks "n1").IPAddress}}"#, DOC), "10.0.0.2");
+        assert_eq!(run(r#"{{split "a:b" ":"}}"#, DOC), "[a b]");
+        assert_eq!(run(r#"{{eq .State.Status "running"}} {{ne .State.ExitCode 0}} {{lt 1 2}}"#, DOC), "true false true");
+        assert_eq!(run(r#"{{pad "x" 1 2}}|{{truncate "abcdef" 3}}"#, DOC), " x  |abc");
+    }
+
+    #[test]
+    fn control_flow() {
+        assert_eq!(run("{{if .State.Running}}up{{else}}down{{end}}", DOC), "up");
+        assert_eq!(run("{{if .Config.Env}}env{{else if .Name}}name{{else}}none{{end}}", DOC), "name");
+        assert_eq!(run("{{if not .State.Running}}a{{else if .Nope}}b{{else}}c{{end}}", DOC), "c");
+        assert_eq!(run("{{range .Config.Cmd}}[{{.}}]{{end}}", DOC), "[sh][-c][x]");
+        assert_eq!(run("{{range $i, $c := .Config.Cmd}}{{$i}}={{$c}} {{end}}", DOC), "0=sh 1=-c 2=x ");
+        assert_eq!(run("{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}};{{end}}", DOC), "a:1;b:2;");
+        assert_eq!(run("{{range .Config.Env}}x{{else}}empty{{end}}", DOC), "empty");
+        assert_eq!(
+            run("{{range $n, $c := .NetworkSettings.Networks}}{{$n}} {{$c.IPAddress}}{{end}}", DOC),
+            "n1 10.0.0.2"
+        );
+        assert_eq!(run("{{with .State}}{{.Status}}{{end}}", DOC), "running");
+        assert_eq!(run("{{$n := .Name}}{{range .Config.Cmd}}{{$n}}{{end}}", DOC), "/web/web/web");
+        assert_eq!(run("{{range .Config.Cmd}}{{$.Name}}{{end}}", DOC), "/web/web/web");
+        assert_eq!(run("a  {{- .Name -}}  b{{/* note */}}", DOC), "a/webb");
+        assert_eq!(run(r#"{{"}}"}}"#, DOC), "}}");
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert!(Template::parse("{{.Name").is_err());
+        assert!(Template::parse("{{if .X}}").is_err());
+        assert!(Template::parse("{{end}}").is_err());
+        assert!(Template::parse("{{template \"x\"}}").is_err());
+        let t = Template::parse("{{nosuchfunc .X}}").unwrap();
+        assert!(t.execute(&Json::Null).is_err());
+    }
+
+    #[test]
+    fn methods_and_header_mode() {
+        let t = Template::parse(r#"{{.ID}}\t{{.Label "a"}}|{{upper .Names}}"#).unwrap();
+        let data = Json::parse(r#"{"ID":"x","Names":"web"}"#).unwrap();
+        let methods = Json::parse(r#"{"Label":{"a":"1"}}"#).unwrap();
+        assert_eq!(t.execute_with(&data, &methods, false).unwrap(), "x\\t1|WEB");
+        let header = Json::parse(r#"{"ID":"CONTAINER ID","Names":"NAMES","Label":"LABEL"}"#).unwrap();
+        assert_eq!(t.execute_with(&header, &Json::Null, true).unwrap(), "CONTAINER ID\\tLABEL|NAMES");
+    }
+}

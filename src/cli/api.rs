@@ -112,8 +112,9 @@ pub fn get_json(c: &mut Client, path: &str) -> Result<serde_json::Value> {
 /// A hijacked attach or exec stream. The client reports a refused upgrade with the
 /// daemon's message, which docker prints after "Error response from daemon: ".
 pub fn hijack(c: &Client, path: &str) -> Result<Hijacked> {
+    const LOCAL: [&str; 4] = ["Cannot connect", "permission denied while", "unable to upgrade", FROM_DAEMON];
     c.hijack("POST", path, Body::Empty).map_err(|e| {
-        if e.message.starts_with("Cannot connect") || e.message.starts_with(FROM_DAEMON) {
+        if LOCAL.iter().any(|p| e.message.starts_with(p)) {
             e
         } else {
             Error::new(e.kind, format!("{FROM_DAEMON}{}", e.message))

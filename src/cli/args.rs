@@ -155,6 +155,27 @@ pub fn normalize(args: &[&str], spec: &FlagSpec) -> Vec<String> {
     out
 }
 
+/// How many positionals a normalized argument list holds.
+pub fn positional_count(normalized: &[String], spec: &FlagSpec) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < normalized.len() {
+        let a = normalized[i].as_str();
+        if a == "--" {
+            return n + normalized.len() - i - 1;
+        }
+        if spec.options.contains(&a) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with('-') || a == "-" {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +219,14 @@ mod tests {
         assert_eq!(n(&["-q"]), ["-q"]);
         assert_eq!(n(&["a", "--", "-b"]), ["--", "a", "-b"]);
         assert_eq!(n(&["-aq"]), ["-aq"]);
+    }
+
+    #[test]
+    fn positionals_are_counted() {
+        let c = |a: &[&str]| positional_count(&normalize(a, &RUN), &RUN);
+        assert_eq!(c(&["-d", "--name", "x", "img", "sh", "-c", "x"]), 4);
+        assert_eq!(c(&["-d"]), 0);
+        assert_eq!(c(&["-e", "A=1", "img"]), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::args::FlagSpec;
 use super::session::{self, Attach, Failed, Then, Wait};
 use super::stream;
 use super::units::api_timestamp;
-use super::{need_args, parse, Cli};
+use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::{Error, Result};
 use argh::FromArgs;
@@ -57,9 +57,6 @@ pub fn start(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.containers, 1, "CONTAINER [CONTAINER...]") {
-        return c;
-    }
     if a.attach || a.interactive {
         if a.containers.len() > 1 {
             eprintln!("you cannot start and attach multiple containers at once");
@@ -67,10 +64,21 @@ pub fn start(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         }
         return start_attached(cli, &a.containers[0], a.interactive);
     }
-    each(&a.containers, |n| {
-        api::post(&mut cli.client, &format!("/containers/{n}/start"))?;
-        Ok(n.to_string())
-    })
+    let mut failed = Vec::new();
+    for n in &a.containers {
+        match api::post(&mut cli.client, &format!("/containers/{n}/start")) {
+            Ok(_) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{}", e.message);
+                failed.push(n.as_str());
+            }
+        }
+    }
+    if failed.is_empty() {
+        return 0;
+    }
+    eprintln!("Error: failed to start containers: {}", failed.join(", "));
+    1
 }
 
 /// The container's inspect document, for the fields the CLI needs (`Id`, `Config.Tty`,
@@ -209,9 +217,6 @@ fn stop_like(cli: &mut Cli, path: &[&str], words: &[&str], verb: &str) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.containers, 1, "CONTAINER [CONTAINER...]") {
-        return c;
-    }
     let mut q = Vec::new();
     if let Some(s) = &a.signal {
         q.push(("signal", s.clone()));
@@ -251,9 +256,6 @@ pub fn kill(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.containers, 1, "CONTAINER [CONTAINER...]") {
-        return c;
-    }
     let q = query(&a.signal.iter().map(|s| ("signal", s.clone())).collect::<Vec<_>>());
     each(&a.containers, |n| {
         api::post(&mut cli.client, &format!("/containers/{n}/kill{q}"))?;
@@ -285,9 +287,6 @@ pub fn rm(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.containers, 1, "CONTAINER [CONTAINER...]") {
-        return c;
-    }
     let mut q = Vec::new();
     for (on, key) in [(a.force, "force"), (a.link, "link"), (a.volumes, "v")] {
         if on {
@@ -316,9 +315,6 @@ pub fn wait(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.containers, 1, "CONTAINER [CONTAINER...]") {
-        return c;
-    }
     each(&a.containers, |n| {
         let resp = api::call(&mut cli.client, "POST", &format!("/containers/{n}/wait"), &[], Body::Empty)?;
         Ok(session::wait_result(resp)?.to_string())
@@ -351,7 +347,7 @@ pub fn rename(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     match api::post(&mut cli.client, &format!("/containers/{old}/rename{q}")) {
         Ok(_) => 0,
         Err(e) => {
-            eprintln!("{}", e.message);
+            eprintln!("{}\nError: failed to rename container named {old}", e.message);
             1
         }
     }

@@ -224,11 +224,16 @@ pub struct Env<'a> {
     pub console: (u16, u16),
 }
 
+/// docker's error for a flag value pflag refuses (printed with the usage, status 125).
+fn bad_value(value: &str, flag: &str, why: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("invalid argument {value:?} for \"{flag}\" flag: {why}"))
+}
+
 fn size(flag: &str, v: &Option<String>) -> Result<i64> {
     match v {
         None => Ok(0),
         Some(s) if flag == "--memory-swap" && s == "-1" => Ok(-1),
-        Some(s) => ram_in_bytes(s).ok_or_else(|| Error::invalid(format!("invalid argument {s:?} for \"{flag}\" flag: invalid size: '{s}'"))),
+        Some(s) => ram_in_bytes(s).map_err(|why| bad_value(s, flag, why)),
     }
 }
 
@@ -249,15 +254,29 @@ fn kv_map(items: &[String]) -> Map<String, Value> {
     m
 }
 
+/// Capabilities as docker sends them: upper case, with the `CAP_` prefix (except ALL).
+fn caps(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|c| {
+            let c = c.trim().to_uppercase();
+            if c == "ALL" || c.starts_with("CAP_") {
+                c
+            } else {
+                format!("CAP_{c}")
+            }
+        })
+        .collect()
+}
+
 /// The create body and query for the flags; `run` is false for `berth create`.
 pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'static str, String)>)> {
     let (att_in, att_out, att_err) = if a.attach.is_empty() {
         (a.interactive, true, true)
     } else {
         if run && a.detach {
-            return Err(Error::invalid("conflicting options: cannot specify both --attach and --detach"));
+            return Err(Error::conflict("conflicting options: cannot specify both --attach and --detach"));
         }
-        opts::parse_attach(&a.attach)?
+        opts::parse_attach(&a.attach).map_err(|(v, why)| bad_value(&v, "-a, --attach", why))?
     };
     let detached = run && a.detach;
     let (att_in, att_out, att_err) = if detached { (false, false, false) } else { (att_in, att_out, att_err) };
@@ -299,17 +318,17 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
     }
     let mut extra_hosts = Vec::new();
     for h in &a.add_host {
-        extra_hosts.push(opts::parse_extra_host(h)?);
+        extra_hosts.push(opts::parse_extra_host(h).map_err(|e| bad_value(h, "--add-host", e.message))?);
     }
     for d in &a.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(Error::invalid(format!("invalid argument {d:?} for \"--dns\" flag: {d} is not an ip address")));
+            return Err(bad_value(d, "--dns", format!("IP address is not correctly formatted: {d}")));
         }
     }
     let (binds, anon): (Vec<String>, Vec<String>) = a.volume.iter().cloned().partition(|v| opts::is_bind(v));
     let volumes: Map<String, Value> = anon.into_iter().map(|v| (v, json!({}))).collect();
     let nano_cpus = match &a.cpus {
-        Some(c) => opts::parse_cpus(c).map_err(|e| Error::invalid(format!("invalid argument {c:?} for \"--cpus\" flag: {}", e.message)))?,
+        Some(c) => opts::parse_cpus(c).map_err(|e| bad_value(c, "--cpus", e.message))?,
         None => 0,
     };
     let network = a.network.clone().unwrap_or_else(|| "default".into());
@@ -326,8 +345,8 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
         "VolumeDriver": "",
         "VolumesFrom": null,
         "ConsoleSize": [console.0, console.1],
-        "CapAdd": list(&a.cap_add),
-        "CapDrop": list(&a.cap_drop),
+        "CapAdd": list(&caps(&a.cap_add)),
+        "CapDrop": list(&caps(&a.cap_drop)),
         "CgroupnsMode": "",
         "Dns": a.dns,
         "DnsOptions": a.dns_option,
@@ -348,7 +367,7 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
         "ShmSize": size("--shm-size", &a.shm_size)?,
         "Isolation": "",
         "CpuShares": a.cpu_shares.unwrap_or(0),
-        "Memory": size("--memory", &a.memory)?,
+        "Memory": size("-m, --memory", &a.memory)?,
         "NanoCpus": nano_cpus,
         "CgroupParent": a.cgroup_parent.clone().unwrap_or_default(),
     });
@@ -419,7 +438,7 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
         "AttachStderr": att_err,
         "Tty": a.tty,
         "OpenStdin": a.interactive,
-        "StdinOnce": run && a.interactive && att_in,
+        "StdinOnce": a.interactive && att_in,
         "Env": list(&envs),
         "Cmd": list(&a.command),
         "Image": a.image,
@@ -517,12 +536,19 @@ mod tests {
     }
 
     #[test]
+    fn stdin_once_follows_attached_stdin() {
+        assert_eq!(build_for(&["-i", "img"], false)["StdinOnce"], json!(true));
+        assert_eq!(build_for(&["-d", "-i", "img"], true)["StdinOnce"], json!(false));
+        assert_eq!(build_for(&["-i", "-a", "stdout", "img"], true)["StdinOnce"], json!(false));
+    }
+
+    #[test]
     fn flags_land_in_the_body() {
         let b = build_for(
             &[
                 "--env-file", "env.list", "-e", "B=2", "--label-file", "labels", "-l", "k", "--entrypoint", "",
                 "-u", "1:2", "-h", "box", "--shm-size", "64m", "-m", "1g", "--cpus", "1.5", "--pids-limit", "10",
-                "--privileged", "--read-only", "--cap-add", "NET_ADMIN", "--add-host", "db:10.0.0.2", "--dns",
+                "--privileged", "--read-only", "--cap-add", "net_admin", "--add-host", "db:10.0.0.2", "--dns",
                 "1.1.1.1", "--expose", "90", "-P", "--stop-signal", "SIGINT", "--stop-timeout", "3", "-v", "/anon",
                 "--init", "--tmpfs", "/run:size=1m", "img",
             ],
@@ -539,7 +565,7 @@ mod tests {
         assert_eq!(h["NanoCpus"], 1_500_000_000i64);
         assert_eq!(h["PidsLimit"], 10);
         assert_eq!((h["Privileged"].as_bool(), h["ReadonlyRootfs"].as_bool()), (Some(true), Some(true)));
-        assert_eq!(h["CapAdd"], json!(["NET_ADMIN"]));
+        assert_eq!(h["CapAdd"], json!(["CAP_NET_ADMIN"]));
         assert_eq!(h["ExtraHosts"], json!(["db:10.0.0.2"]));
         assert_eq!(h["Dns"], json!(["1.1.1.1"]));
         assert_eq!(h["PublishAllPorts"], json!(true));
@@ -558,8 +584,14 @@ mod tests {
         assert_eq!(err(&["--env-file", "nope", "img"]), "open nope: no such file or directory");
         assert!(err(&["--restart", "always", "--rm", "img"]).contains("--restart and --rm"));
         assert!(err(&["-d", "-a", "stdout", "img"]).contains("--attach and --detach"));
-        assert!(err(&["--shm-size", "lots", "img"]).contains("invalid size"));
-        assert!(err(&["--dns", "resolver", "img"]).contains("not an ip address"));
+        assert_eq!(err(&["--shm-size", "lots", "img"]), "invalid argument \"lots\" for \"--shm-size\" flag: invalid size: 'lots'");
+        assert_eq!(err(&["-m", "1x", "img"]), "invalid argument \"1x\" for \"-m, --memory\" flag: invalid suffix: 'x'");
+        assert_eq!(err(&["--dns", "nope", "img"]), "invalid argument \"nope\" for \"--dns\" flag: IP address is not correctly formatted: nope");
+        assert_eq!(
+            err(&["-a", "foo", "img"]),
+            "invalid argument \"foo\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+        );
+        assert_eq!(err(&["--add-host", "bad", "img"]), "invalid argument \"bad\" for \"--add-host\" flag: bad format for add-host: \"bad\"");
         assert!(err(&["-p", "99999:80", "img"]).contains("invalid hostPort"));
     }
 }

@@ -9,7 +9,7 @@ use super::json::Json;
 use super::ps::{familiar, filters_json};
 use super::stream;
 use super::units::{ago, go_time_string, human_size};
-use super::{need_args, parse, Cli};
+use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::{Context, Error, Result};
 use argh::FromArgs;
@@ -298,9 +298,6 @@ pub fn rmi(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.images, 1, "IMAGE [IMAGE...]") {
-        return c;
-    }
     let mut q = Vec::new();
     if a.force {
         q.push(("force", "1".to_string()));
@@ -374,7 +371,8 @@ pub fn tag_target(target: &str) -> std::result::Result<(String, String), String>
         return Err(bad("invalid reference format"));
     }
     if path.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(bad("invalid reference format: repository name must be lowercase"));
+        let full = if domain.is_none() && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
+        return Err(bad(&format!("invalid reference format: repository name ({full}) must be lowercase")));
     }
     Ok((familiar(repo).to_string(), tag.to_string()))
 }
@@ -484,7 +482,8 @@ mod tests {
         assert_eq!(tag_target("127.0.0.1:5066/capture/busybox:v1").unwrap(), ("127.0.0.1:5066/capture/busybox".into(), "v1".into()));
         assert_eq!(tag_target("dk/busybox").unwrap(), ("dk/busybox".into(), "latest".into()));
         assert_eq!(tag_target("docker.io/library/bb:2").unwrap(), ("bb".into(), "2".into()));
-        assert!(tag_target("Upper/case").unwrap_err().contains("must be lowercase"));
+        assert!(tag_target("Upper/case").unwrap_err().ends_with("repository name (Upper/case) must be lowercase"));
+        assert!(tag_target("Foo").unwrap_err().ends_with("repository name (library/Foo) must be lowercase"));
         assert!(tag_target("bad name").is_err());
         assert!(tag_target("x:-bad").is_err());
         assert_eq!(tag_target("x@sha256:00").unwrap_err(), "refusing to create a tag with a digest reference");

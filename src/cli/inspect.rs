@@ -7,7 +7,7 @@ use super::api;
 use super::args::FlagSpec;
 use super::json::{indent, Json};
 use super::template::Template;
-use super::{need_args, parse, Cli};
+use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::{Error, Kind, Result};
 use argh::FromArgs;
@@ -82,9 +82,6 @@ pub fn inspect(cli: &mut Cli, path: &[&str], words: &[&str], kind: Option<&str>)
         Ok(a) => a,
         Err(c) => return c,
     };
-    if let Err(c) = need_args(path, &a.names, 1, "NAME|ID [NAME|ID...]") {
-        return c;
-    }
     let kind = kind.or(a.kind.as_deref());
     if let Some(k) = kind.filter(|k| !matches!(*k, "container" | "image")) {
         eprintln!("{k:?} is not a valid value for --type");

@@ -21,6 +21,7 @@ mod system;
 mod table;
 mod template;
 mod template_funcs;
+mod template_parse;
 mod units;
 
 use crate::client::{Addr, Client};
@@ -34,10 +35,116 @@ pub struct Cli {
     pub client: Client,
 }
 
-/// Stage one and two for a command. On `--help` prints the help and gives status 0; on a
-/// bad flag prints argh's message with docker's hint and gives 125, as docker does.
+/// docker's usage line for each command and how many arguments it takes (min, max).
+const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
+    ("attach", "[OPTIONS] CONTAINER", 1, Some(1)),
+    ("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", 1, None),
+    ("images", "[OPTIONS] [REPOSITORY[:TAG]]", 0, Some(1)),
+    ("import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", 1, Some(2)),
+    ("info", "[OPTIONS]", 0, Some(0)),
+    ("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", 1, None),
+    ("kill", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
+    ("logs", "[OPTIONS] CONTAINER", 1, Some(1)),
+    ("ps", "[OPTIONS]", 0, Some(0)),
+    ("rename", "CONTAINER NEW_NAME", 2, Some(2)),
+    ("restart", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
+    ("rm", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
+    ("rmi", "[OPTIONS] IMAGE [IMAGE...]", 1, None),
+    ("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", 1, None),
+    ("start", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
+    ("stop", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
+    ("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", 2, Some(2)),
+    ("version", "[OPTIONS]", 0, Some(0)),
+    ("wait", "CONTAINER [CONTAINER...]", 1, None),
+];
+
+/// The classic command a path names (`berth container ls` is `ps`).
+fn classic<'a>(path: &[&'a str]) -> &'a str {
+    match (path.get(1).copied(), path.get(2).copied()) {
+        (Some("container"), Some("ls" | "ps" | "list")) => "ps",
+        (Some("image"), Some("ls" | "list")) => "images",
+        (Some("image"), Some("rm" | "remove")) => "rmi",
+        (Some("container"), Some("remove")) => "rm",
+        (_, Some(sub)) => sub,
+        (Some(c), None) => c,
+        (None, _) => "",
+    }
+}
+
+fn usage_line(path: &[&str]) -> String {
+    let usage = USAGE.iter().find(|u| u.0 == classic(path)).map(|u| u.1).unwrap_or("[OPTIONS]");
+    format!("Usage:  {} {usage}", path.join(" "))
+}
+
+/// docker's message for a wrong number of arguments, if `n` is one.
+fn count_error(path: &[&str], n: usize) -> Option<String> {
+    let &(_, _, min, max) = USAGE.iter().find(|u| u.0 == classic(path))?;
+    let cmd = path.join(" ");
+    let args = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let (what, see) = match max {
+        Some(0) if n > 0 => ("accepts no arguments".to_string(), "Run"),
+        Some(m) if m == min && n != m => (format!("requires {m} {}", args(m)), "Run"),
+        _ if n < min => (format!("requires at least {min} {}", args(min)), "See"),
+        Some(m) if n > m => (format!("requires at most {m} {}", args(m)), "See"),
+        _ => return None,
+    };
+    Some(format!("berth: '{cmd}' {what}\n\n{}\n\n{see} '{cmd} --help' for more information", usage_line(path)))
+}
+
+/// docker's words for a flag argh refused.
+fn flag_message(argh_output: &str) -> String {
+    let first = argh_output.lines().next().unwrap_or("").trim();
+    let arg_of = |rest: &str| -> String {
+        let r = rest.split(". Did you mean").next().unwrap_or(rest);
+        r.trim_matches(|c| c == '"' || c == '\'' || c == '.').to_string()
+    };
+    let flag_words = |f: &str| match f.strip_prefix("--") {
+        Some(_) => f.to_string(),
+        None => format!("'{}' in {f}", f.trim_start_matches('-')),
+    };
+    if let Some(rest) = first.strip_prefix("Unrecognized argument: ") {
+        let f = arg_of(rest);
+        return match f.strip_prefix("--") {
+            Some(_) => format!("unknown flag: {f}"),
+            None => format!("unknown shorthand flag: {}", flag_words(&f)),
+        };
+    }
+    // Every option argh parses is an integer: the other options are strings.
+    if let Some((flag, value)) = first
+        .strip_prefix("Error parsing option '")
+        .and_then(|r| r.split_once("' with value '"))
+        .and_then(|(f, r)| r.split_once("':").map(|(v, _)| (f, v)))
+    {
+        return format!("invalid argument \"{value}\" for \"{flag}\" flag: strconv.ParseInt: parsing \"{value}\": invalid syntax");
+    }
+    if let Some(rest) = first.strip_prefix("No value provided for option ") {
+        return format!("flag needs an argument: {}", flag_words(&arg_of(rest)));
+    }
+    first.to_string()
+}
+
+/// Prints a flag error the way docker does (with the usage line) and gives 125.
+pub fn flag_error(path: &[&str], message: &str) -> i32 {
+    let cmd = path.join(" ");
+    eprintln!("{message}\n\n{}\n\nRun '{cmd} --help' for more information", usage_line(path));
+    125
+}
+
+/// Stage one and two for a command, with docker's argument count and flag errors: on
+/// `--help` prints the help and gives status 0; a wrong number of arguments gives 1, a bad
+/// flag 125, as docker does.
 pub fn parse<T: FromArgs>(path: &[&str], words: &[&str], spec: &FlagSpec) -> Result<T, i32> {
     let norm = args::normalize(words, spec);
+    let flags: Vec<&String> = norm.iter().take_while(|w| *w != "--").collect();
+    let help = flags.iter().any(|w| *w == "--help");
+    // An option missing its value is argh's to report ("flag needs an argument").
+    let dangling = flags.len() == norm.len() && flags.last().is_some_and(|w| spec.options.contains(&w.as_str()));
+    if !help && !dangling {
+        if let Some(msg) = count_error(path, args::positional_count(&norm, spec)) {
+            eprintln!("{msg}");
+            return Err(1);
+        }
+    }
     let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
     match T::from_args(path, &refs) {
         Ok(t) => Ok(t),
@@ -45,27 +152,8 @@ pub fn parse<T: FromArgs>(path: &[&str], words: &[&str], spec: &FlagSpec) -> Res
             println!("{output}");
             Err(0)
         }
-        Err(EarlyExit { output, status: Err(()) }) => {
-            let cmd = path.join(" ");
-            if output.starts_with("Required positional") {
-                eprintln!("\"{cmd}\" requires more arguments.\nSee '{cmd} --help'.\n\n{}", output.trim_end());
-                return Err(1);
-            }
-            eprintln!("{}\nSee '{cmd} --help'.", output.trim_end());
-            Err(125)
-        }
+        Err(EarlyExit { output, status: Err(()) }) => Err(flag_error(path, &flag_message(&output))),
     }
-}
-
-/// docker's message for too few arguments.
-pub fn need_args(path: &[&str], got: &[String], min: usize, usage: &str) -> Result<(), i32> {
-    if got.len() >= min {
-        return Ok(());
-    }
-    let cmd = path.join(" ");
-    let plural = if min == 1 { "" } else { "s" };
-    eprintln!("\"{cmd}\" requires at least {min} argument{plural}.\nSee '{cmd} --help'.\n\nUsage:  {cmd} [OPTIONS] {usage}");
-    Err(1)
 }
 
 /// The global options before the command.
@@ -207,7 +295,7 @@ pub fn main(argv: &[String]) -> i32 {
                     (classic, vec!["berth", cmd, sub], &rest[1..])
                 }
                 Some(sub) => {
-                    eprintln!("berth: '{cmd} {sub}' is not a berth command.\nSee 'berth {cmd} --help'");
+                    eprintln!("berth: unknown command: berth {cmd} {sub}\n\nUsage:  berth {cmd}\n\nRun 'berth {cmd} --help' for more information");
                     return 1;
                 }
             }
@@ -219,7 +307,7 @@ pub fn main(argv: &[String]) -> i32 {
         c => (c, vec!["berth", c], &rest[..]),
     };
     if !COMMANDS.iter().any(|(n, _)| *n == name) && !name.ends_with("-inspect") {
-        eprintln!("berth: '{cmd}' is not a berth command.\nSee 'berth --help'");
+        eprintln!("berth: unknown command: berth {cmd}\n\nRun 'berth --help' for more information");
         return 1;
     }
     let addr = match Addr::from_env(g.host.as_deref()) {
@@ -304,6 +392,37 @@ mod tests {
         check::<RenameArgs>("rename");
         check::<AttachArgs>("attach");
         check::<LogsArgs>("logs");
+    }
+
+    #[test]
+    fn argument_counts_like_docker() {
+        assert_eq!(count_error(&["berth", "ps"], 0), None);
+        assert_eq!(
+            count_error(&["berth", "ps"], 1).unwrap(),
+            "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information"
+        );
+        assert_eq!(
+            count_error(&["berth", "start"], 0).unwrap(),
+            "berth: 'berth start' requires at least 1 argument\n\nUsage:  berth start [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth start --help' for more information"
+        );
+        assert!(count_error(&["berth", "rename"], 1).unwrap().starts_with("berth: 'berth rename' requires 2 arguments\n"));
+        assert!(count_error(&["berth", "logs"], 2).unwrap().starts_with("berth: 'berth logs' requires 1 argument\n"));
+        assert!(count_error(&["berth", "container", "ls"], 1).unwrap().contains("Usage:  berth container ls [OPTIONS]"));
+        assert_eq!(count_error(&["berth", "import"], 2), None);
+        assert!(count_error(&["berth", "import"], 3).is_some());
+    }
+
+    #[test]
+    fn flag_errors_in_docker_words() {
+        assert_eq!(flag_message("Unrecognized argument: --bogus\n"), "unknown flag: --bogus");
+        assert_eq!(flag_message("Unrecognized argument: -z\n"), "unknown shorthand flag: 'z' in -z");
+        assert_eq!(flag_message("Unrecognized argument: \"-z\"\n"), "unknown shorthand flag: 'z' in -z");
+        assert_eq!(flag_message("No value provided for option '-n'.\n"), "flag needs an argument: 'n' in -n");
+        assert_eq!(flag_message("No value provided for option '--name'.\n"), "flag needs an argument: --name");
+        assert_eq!(
+            flag_message("Error parsing option '-t' with value 'x': invalid digit found in string\n"),
+            "invalid argument \"x\" for \"-t\" flag: strconv.ParseInt: parsing \"x\": invalid syntax"
+        );
     }
 
     #[test]

@@ -143,6 +143,7 @@ fn header() -> Json {
         ("Mounts", "MOUNTS"),
         ("LocalVolumes", "LOCAL VOLUMES"),
         ("Networks", "NETWORKS"),
+        ("Platform", "PLATFORM"),
     ];
     Json::Obj(pairs.iter().map(|(k, v)| (k.to_string(), Json::Str(v.to_string()))).collect())
 }
@@ -297,6 +298,7 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
         ("Mounts".into(), s(mounts.join(","))),
         ("Names".into(), s(names.join(","))),
         ("Networks".into(), s(networks.join(","))),
+        ("Platform".into(), Json::Null),
         ("Ports".into(), s(display_ports(c["Ports"].as_array().map(Vec::as_slice).unwrap_or(&[])))),
         ("RunningFor".into(), s(ago(created, now))),
         ("Size".into(), s(size)),

@@ -8,7 +8,7 @@ use super::api::{self, query};
 use super::create::{self, RunArgs, RUN_SPEC};
 use super::session::{self, Attach, Failed, Then, Wait};
 use super::stream;
-use super::{parse, Cli};
+use super::{flag_error, parse, Cli};
 use crate::client::Body;
 use crate::error::{Context, Error, Kind, Result};
 use serde_json::Value;
@@ -17,6 +17,20 @@ use std::io::{self, BufReader, IsTerminal};
 /// How docker reports a failed `run` (and a bad `create` flag): on stderr, with a hint.
 fn report(cmd: &str, e: &Error) {
     eprintln!("berth: {}\n\nRun 'berth {cmd} --help' for more information", e.message);
+}
+
+/// A flag value docker refuses before calling the daemon: with the usage for bad values
+/// (125), plain for conflicting flags (1), with the help hint otherwise (125).
+fn refused(cmd: &str, path: &[&str], e: &Error) -> i32 {
+    if e.message.starts_with("invalid argument ") {
+        return flag_error(path, &e.message);
+    }
+    if e.kind == Kind::Conflict {
+        eprintln!("{}", e.message);
+        return 1;
+    }
+    report(cmd, e);
+    125
 }
 
 fn run_failed(e: &Error) -> i32 {
@@ -37,14 +51,14 @@ pub fn run(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    if a.tty && a.interactive && !io::stdin().is_terminal() {
+    let (body, q) = match build(&a, true) {
+        Ok(b) => b,
+        Err(e) => return refused("run", path, &e),
+    };
+    if a.tty && body["AttachStdin"] == true && !io::stdin().is_terminal() {
         eprintln!("the input device is not a TTY");
         return 1;
     }
-    let (body, q) = match build(&a, true) {
-        Ok(b) => b,
-        Err(e) => return run_failed(&e),
-    };
     let id = match create_container(cli, &a, &body, &q) {
         Ok(id) => id,
         Err(e) => return run_failed(&e),
@@ -85,10 +99,7 @@ pub fn create(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     }
     let (body, q) = match build(&a, false) {
         Ok(b) => b,
-        Err(e) => {
-            report("create", &e);
-            return 125;
-        }
+        Err(e) => return refused("create", path, &e),
     };
     match create_container(cli, &a, &body, &q) {
         Ok(id) => {

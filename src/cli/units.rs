@@ -80,27 +80,30 @@ pub fn bytes_size(bytes: i64) -> String {
 }
 
 /// go-units `RAMInBytes`: "64m", "1g", "512k", "100" (bytes), "1.5GB"; binary multiples.
-pub fn ram_in_bytes(s: &str) -> Option<i64> {
+/// Errors read like go-units' ("invalid size: 'x'", "invalid suffix: 'x'").
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     let t = s.trim();
     let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, rest) = t.split_at(num_end);
-    let value: f64 = num.parse().ok()?;
-    let rest = rest.strip_prefix(' ').unwrap_or(rest).to_ascii_lowercase();
-    let mut chars = rest.chars();
+    let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let suffix = rest.strip_prefix(' ').unwrap_or(rest);
+    let lower = suffix.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    let bad = || format!("invalid suffix: '{suffix}'");
     let mult: f64 = match chars.next() {
-        None => return Some(value as i64),
-        Some('b') if chars.as_str().is_empty() => return Some(value as i64),
+        None => return Ok(value as i64),
+        Some('b') if chars.as_str().is_empty() => return Ok(value as i64),
         Some('k') => 1024f64,
         Some('m') => 1024f64.powi(2),
         Some('g') => 1024f64.powi(3),
         Some('t') => 1024f64.powi(4),
         Some('p') => 1024f64.powi(5),
-        _ => return None,
+        _ => return Err(bad()),
     };
     if !matches!(chars.as_str(), "" | "b" | "ib" | "i") {
-        return None;
+        return Err(bad());
     }
-    Some((value * mult) as i64)
+    Ok((value * mult) as i64)
 }
 
 /// "5 minutes ago" for a Unix time in seconds, measured from `now`.
@@ -294,14 +297,14 @@ mod tests {
 
     #[test]
     fn ram_sizes() {
-        assert_eq!(ram_in_bytes("64m"), Some(64 << 20));
-        assert_eq!(ram_in_bytes("1g"), Some(1 << 30));
-        assert_eq!(ram_in_bytes("1GB"), Some(1 << 30));
-        assert_eq!(ram_in_bytes("512KiB"), Some(512 << 10));
-        assert_eq!(ram_in_bytes("100"), Some(100));
-        assert_eq!(ram_in_bytes("1.5k"), Some(1536));
-        assert_eq!(ram_in_bytes("12x"), None);
-        assert_eq!(ram_in_bytes("m"), None);
+        assert_eq!(ram_in_bytes("64m"), Ok(64 << 20));
+        assert_eq!(ram_in_bytes("1g"), Ok(1 << 30));
+        assert_eq!(ram_in_bytes("1GB"), Ok(1 << 30));
+        assert_eq!(ram_in_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(ram_in_bytes("100"), Ok(100));
+        assert_eq!(ram_in_bytes("1.5k"), Ok(1536));
+        assert_eq!(ram_in_bytes("1x"), Err("invalid suffix: 'x'".into()));
+        assert_eq!(ram_in_bytes("lots"), Err("invalid size: 'lots'".into()));
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     }
     let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let parts: Vec<String> = sorted.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    let parts: Vec<String> = sorted
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
     format!("?{}", parts.join("&"))
 }
 
@@ -56,7 +59,10 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
     }
     let t = text.trim();
     if t.is_empty() {
-        format!("API returned a {status} ({}) but provided no error-message", reason(status))
+        format!(
+            "API returned a {status} ({}) but provided no error-message",
+            reason(status)
+        )
     } else {
         t.to_string()
     }
@@ -79,12 +85,21 @@ fn reason(status: u16) -> &'static str {
 
 /// The error for a failed response.
 pub fn daemon_error(status: u16, body: &[u8]) -> Error {
-    Error::new(kind_of(status), format!("{FROM_DAEMON}{}", error_message(status, body)))
+    Error::new(
+        kind_of(status),
+        format!("{FROM_DAEMON}{}", error_message(status, body)),
+    )
 }
 
 /// Sends a request; a status of 400 or more becomes a daemon error. Transport failures
 /// ("Cannot connect to the berth daemon ...") keep the client's words.
-pub fn call(c: &mut Client, method: &str, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Result<Response> {
+pub fn call(
+    c: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> Result<Response> {
     let resp = c.request(method, path, headers, body)?;
     if resp.status >= 400 {
         let status = resp.status;
@@ -106,13 +121,19 @@ pub fn post(c: &mut Client, path: &str) -> Result<u16> {
 pub fn get_json(c: &mut Client, path: &str) -> Result<serde_json::Value> {
     let resp = call(c, "GET", path, &[], Body::Empty)?;
     let bytes = resp.bytes()?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("decode the daemon's answer to {path}: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(format!("decode the daemon's answer to {path}: {e}")))
 }
 
 /// A hijacked attach or exec stream. The client reports a refused upgrade with the
 /// daemon's message, which docker prints after "Error response from daemon: ".
 pub fn hijack(c: &Client, path: &str) -> Result<Hijacked> {
-    const LOCAL: [&str; 4] = ["Cannot connect", "permission denied while", "unable to upgrade", FROM_DAEMON];
+    const LOCAL: [&str; 4] = [
+        "Cannot connect",
+        "permission denied while",
+        "unable to upgrade",
+        FROM_DAEMON,
+    ];
     c.hijack("POST", path, Body::Empty).map_err(|e| {
         if LOCAL.iter().any(|p| e.message.starts_with(p)) {
             e
@@ -141,18 +162,33 @@ mod tests {
             "?changes=CMD%20%5B%22sh%22%5D&changes=ENV%20A%3D1&fromSrc=-&message=capture%20busybox&repo=capture%2Fbusybox%3Alatest"
         );
         assert_eq!(
-            query(&[("filters", r#"{"name":{"cap-":true}}"#.into()), ("all", "1".into())]),
+            query(&[
+                ("filters", r#"{"name":{"cap-":true}}"#.into()),
+                ("all", "1".into())
+            ]),
             "?all=1&filters=%7B%22name%22%3A%7B%22cap-%22%3Atrue%7D%7D"
         );
     }
 
     #[test]
     fn error_bodies_read_like_docker() {
-        assert_eq!(error_message(404, b"{\"message\":\"No such container: x\"}\n"), "No such container: x");
-        assert_eq!(error_message(400, b"client version 1.11 is too old\n"), "client version 1.11 is too old");
+        assert_eq!(
+            error_message(404, b"{\"message\":\"No such container: x\"}\n"),
+            "No such container: x"
+        );
+        assert_eq!(
+            error_message(400, b"client version 1.11 is too old\n"),
+            "client version 1.11 is too old"
+        );
         assert_eq!(error_message(404, b"{\"msg\":\"x\"}"), "{\"msg\":\"x\"}");
-        assert_eq!(error_message(404, b""), "API returned a 404 (Not Found) but provided no error-message");
+        assert_eq!(
+            error_message(404, b""),
+            "API returned a 404 (Not Found) but provided no error-message"
+        );
         let e = daemon_error(409, b"{\"message\":\"Conflict.\"}");
-        assert_eq!((e.kind, e.message.as_str()), (Kind::Conflict, "Error response from daemon: Conflict."));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (Kind::Conflict, "Error response from daemon: Conflict.")
+        );
     }
 }

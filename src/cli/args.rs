@@ -181,10 +181,32 @@ mod tests {
     use super::*;
 
     const RUN: FlagSpec = FlagSpec {
-        switches: &["-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "-P"],
-        options: &["-e", "--env", "--name", "-p", "--publish", "-w", "-u", "-h", "--network"],
+        switches: &[
+            "-d",
+            "--detach",
+            "-i",
+            "--interactive",
+            "-t",
+            "--tty",
+            "--rm",
+            "-P",
+        ],
+        options: &[
+            "-e",
+            "--env",
+            "--name",
+            "-p",
+            "--publish",
+            "-w",
+            "-u",
+            "-h",
+            "--network",
+        ],
         stop_at_positional: true,
-        aliases: &[("--net", "--network"), ("--sig-proxy=false", "--no-sig-proxy")],
+        aliases: &[
+            ("--net", "--network"),
+            ("--sig-proxy=false", "--no-sig-proxy"),
+        ],
     };
 
     fn n(args: &[&str]) -> Vec<String> {
@@ -196,7 +218,10 @@ mod tests {
         assert_eq!(n(&["-it", "img"]), ["-i", "-t", "img"]);
         assert_eq!(n(&["--name=web", "img"]), ["--name", "web", "img"]);
         assert_eq!(n(&["-p8080:80", "img"]), ["-p", "8080:80", "img"]);
-        assert_eq!(n(&["-dp", "8080:80", "img"]), ["-d", "-p", "8080:80", "img"]);
+        assert_eq!(
+            n(&["-dp", "8080:80", "img"]),
+            ["-d", "-p", "8080:80", "img"]
+        );
         assert_eq!(n(&["--rm=true", "--detach=false", "img"]), ["--rm", "img"]);
         assert_eq!(n(&["-e", "-X=1", "img"]), ["-e", "-X=1", "img"]);
         assert_eq!(n(&["-e=A=1", "img"]), ["-e", "A=1", "img"]);
@@ -204,18 +229,31 @@ mod tests {
 
     #[test]
     fn command_words_stay_with_the_command() {
-        assert_eq!(n(&["--rm", "img", "sh", "-c", "echo --rm"]), ["--rm", "img", "--", "sh", "-c", "echo --rm"]);
+        assert_eq!(
+            n(&["--rm", "img", "sh", "-c", "echo --rm"]),
+            ["--rm", "img", "--", "sh", "-c", "echo --rm"]
+        );
         assert_eq!(n(&["img", "--help"]), ["img", "--", "--help"]);
         assert_eq!(n(&["img"]), ["img"]);
-        assert_eq!(n(&["-h", "box", "img", "hostname"]), ["-h", "box", "img", "--", "hostname"]);
+        assert_eq!(
+            n(&["-h", "box", "img", "hostname"]),
+            ["-h", "box", "img", "--", "hostname"]
+        );
     }
 
     #[test]
     fn positionals_go_last_for_commands_without_a_command_line() {
-        const IMPORT: FlagSpec =
-            FlagSpec { switches: &["-q"], options: &["-m", "-c"], stop_at_positional: false, aliases: &[] };
+        const IMPORT: FlagSpec = FlagSpec {
+            switches: &["-q"],
+            options: &["-m", "-c"],
+            stop_at_positional: false,
+            aliases: &[],
+        };
         let n = |a: &[&str]| normalize(a, &IMPORT);
-        assert_eq!(n(&["-", "repo", "-m", "msg"]), ["-m", "msg", "--", "-", "repo"]);
+        assert_eq!(
+            n(&["-", "repo", "-m", "msg"]),
+            ["-m", "msg", "--", "-", "repo"]
+        );
         assert_eq!(n(&["-q"]), ["-q"]);
         assert_eq!(n(&["a", "--", "-b"]), ["--", "a", "-b"]);
         assert_eq!(n(&["-aq"]), ["-aq"]);
@@ -245,7 +283,9 @@ mod tests {
 
     #[test]
     fn equals_expansion() {
-        assert_eq!(expand_equals(&["--data-root=/x", "-H", "fd://", "--", "--a=b"]),
-                   ["--data-root", "/x", "-H", "fd://", "--", "--a=b"]);
+        assert_eq!(
+            expand_equals(&["--data-root=/x", "-H", "fd://", "--", "--a=b"]),
+            ["--data-root", "/x", "-H", "fd://", "--", "--a=b"]
+        );
     }
 }

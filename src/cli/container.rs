@@ -15,7 +15,12 @@ use argh::FromArgs;
 use std::io;
 
 fn spec(switches: &'static [&'static str], options: &'static [&'static str]) -> FlagSpec {
-    FlagSpec { switches, options, stop_at_positional: false, aliases: &[] }
+    FlagSpec {
+        switches,
+        options,
+        stop_at_positional: false,
+        aliases: &[],
+    }
 }
 
 /// Runs `f` for each name; prints what `ok` returns for the successes and the errors at
@@ -53,7 +58,14 @@ pub struct StartArgs {
 }
 
 pub fn start(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
-    let a: StartArgs = match parse(path, words, &spec(&["-a", "--attach", "-i", "--interactive"], &["--detach-keys"])) {
+    let a: StartArgs = match parse(
+        path,
+        words,
+        &spec(
+            &["-a", "--attach", "-i", "--interactive"],
+            &["--detach-keys"],
+        ),
+    ) {
         Ok(a) => a,
         Err(c) => return c,
     };
@@ -103,7 +115,13 @@ fn start_attached(cli: &mut Cli, name: &str, interactive: bool) -> i32 {
         tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
         sig_proxy: true,
     };
-    match session::session(&cli.addr, &id, &a, Wait::Condition(Some("next-exit")), Then::Start) {
+    match session::session(
+        &cli.addr,
+        &id,
+        &a,
+        Wait::Condition(Some("next-exit")),
+        Then::Start,
+    ) {
         Ok(code) => code,
         Err(Failed::Start(e) | Failed::Other(e)) => {
             eprintln!("{}", e.message);
@@ -137,7 +155,10 @@ const ATTACH_SPEC: FlagSpec = FlagSpec {
     switches: &["--no-stdin", "--sig-proxy", "--no-sig-proxy"],
     options: &["--detach-keys"],
     stop_at_positional: false,
-    aliases: &[("--sig-proxy=false", "--no-sig-proxy"), ("--sig-proxy=0", "--no-sig-proxy")],
+    aliases: &[
+        ("--sig-proxy=false", "--no-sig-proxy"),
+        ("--sig-proxy=0", "--no-sig-proxy"),
+    ],
 };
 
 pub fn attach(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
@@ -181,7 +202,13 @@ pub fn attach(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         tty: c["Config"]["Tty"].as_bool().unwrap_or(false),
         sig_proxy: !a.no_sig_proxy,
     };
-    match session::session(&cli.addr, name, &at, Wait::Opened(wait), Then::AlreadyRunning) {
+    match session::session(
+        &cli.addr,
+        name,
+        &at,
+        Wait::Opened(wait),
+        Then::AlreadyRunning,
+    ) {
         Ok(code) => code,
         Err(Failed::Start(e) | Failed::Other(e)) => {
             eprintln!("{}", e.message);
@@ -256,7 +283,12 @@ pub fn kill(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    let q = query(&a.signal.iter().map(|s| ("signal", s.clone())).collect::<Vec<_>>());
+    let q = query(
+        &a.signal
+            .iter()
+            .map(|s| ("signal", s.clone()))
+            .collect::<Vec<_>>(),
+    );
     each(&a.containers, |n| {
         api::post(&mut cli.client, &format!("/containers/{n}/kill{q}"))?;
         Ok(n.to_string())
@@ -295,7 +327,13 @@ pub fn rm(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     }
     let q = query(&q);
     each(&a.containers, |n| {
-        let resp = api::call(&mut cli.client, "DELETE", &format!("/containers/{n}{q}"), &[], Body::Empty)?;
+        let resp = api::call(
+            &mut cli.client,
+            "DELETE",
+            &format!("/containers/{n}{q}"),
+            &[],
+            Body::Empty,
+        )?;
         resp.bytes()?;
         Ok(n.to_string())
     })
@@ -316,7 +354,13 @@ pub fn wait(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Err(c) => return c,
     };
     each(&a.containers, |n| {
-        let resp = api::call(&mut cli.client, "POST", &format!("/containers/{n}/wait"), &[], Body::Empty)?;
+        let resp = api::call(
+            &mut cli.client,
+            "POST",
+            &format!("/containers/{n}/wait"),
+            &[],
+            Body::Empty,
+        )?;
         Ok(session::wait_result(resp)?.to_string())
     })
 }
@@ -347,7 +391,10 @@ pub fn rename(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     match api::post(&mut cli.client, &format!("/containers/{old}/rename{q}")) {
         Ok(_) => 0,
         Err(e) => {
-            eprintln!("{}\nError: failed to rename container named {old}", e.message);
+            eprintln!(
+                "{}\nError: failed to rename container named {old}",
+                e.message
+            );
             1
         }
     }
@@ -382,14 +429,22 @@ pub struct LogsArgs {
 
 /// The logs query docker sends for these flags, times converted against `now`.
 pub fn logs_query(a: &LogsArgs, now_nanos: i64) -> std::result::Result<String, String> {
-    let mut q = vec![("stdout", "1".to_string()), ("stderr", "1".to_string()), ("tail", a.tail.clone())];
+    let mut q = vec![
+        ("stdout", "1".to_string()),
+        ("stderr", "1".to_string()),
+        ("tail", a.tail.clone()),
+    ];
     if let Some(s) = &a.since {
         q.push(("since", api_timestamp(s, now_nanos)?));
     }
     if let Some(u) = &a.until {
         q.push(("until", api_timestamp(u, now_nanos)?));
     }
-    for (on, key) in [(a.follow, "follow"), (a.timestamps, "timestamps"), (a.details, "details")] {
+    for (on, key) in [
+        (a.follow, "follow"),
+        (a.timestamps, "timestamps"),
+        (a.details, "details"),
+    ] {
         if on {
             q.push((key, "1".into()));
         }
@@ -420,9 +475,19 @@ pub fn logs(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         let c = inspect(cli, &a.container)?;
         let id = c["Id"].as_str().unwrap_or(&a.container).to_string();
         let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
-        let mut resp = api::call(&mut cli.client, "GET", &format!("/containers/{id}/logs{q}"), &[], Body::Empty)?;
+        let mut resp = api::call(
+            &mut cli.client,
+            "GET",
+            &format!("/containers/{id}/logs{q}"),
+            &[],
+            Body::Empty,
+        )?;
         let (mut out, mut err) = (io::stdout(), io::stderr());
-        let copied = if tty { stream::copy_raw(&mut resp, &mut out) } else { stream::demux(&mut resp, &mut out, &mut err) };
+        let copied = if tty {
+            stream::copy_raw(&mut resp, &mut out)
+        } else {
+            stream::demux(&mut resp, &mut out, &mut err)
+        };
         match copied {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Error::invalid(e.to_string())),
@@ -452,7 +517,10 @@ mod tests {
     #[test]
     fn logs_queries_like_docker() {
         let now = 1_795_893_137 * 1_000_000_000;
-        assert_eq!(logs_query(&logs_args(&["c"]), now).unwrap(), "?stderr=1&stdout=1&tail=all");
+        assert_eq!(
+            logs_query(&logs_args(&["c"]), now).unwrap(),
+            "?stderr=1&stdout=1&tail=all"
+        );
         assert_eq!(
             logs_query(&logs_args(&["-f", "c"]), now).unwrap(),
             "?follow=1&stderr=1&stdout=1&tail=all"
@@ -463,11 +531,25 @@ mod tests {
         );
         // transcripts/logs-since-until.md
         assert_eq!(
-            logs_query(&logs_args(&["--since", "10m", "--until", "2026-12-31T00:00:00Z", "--tail", "2", "c"]), now)
-                .unwrap(),
+            logs_query(
+                &logs_args(&[
+                    "--since",
+                    "10m",
+                    "--until",
+                    "2026-12-31T00:00:00Z",
+                    "--tail",
+                    "2",
+                    "c"
+                ]),
+                now
+            )
+            .unwrap(),
             "?since=1795892537&stderr=1&stdout=1&tail=2&until=1798675200.000000000"
         );
         assert!(logs_query(&logs_args(&["--since", "soon", "c"]), now).is_err());
-        assert_eq!(logs_query(&logs_args(&["-ft", "--tail=1", "c"]), now).unwrap(), "?follow=1&stderr=1&stdout=1&tail=1&timestamps=1");
+        assert_eq!(
+            logs_query(&logs_args(&["-ft", "--tail=1", "c"]), now).unwrap(),
+            "?follow=1&stderr=1&stdout=1&tail=1&timestamps=1"
+        );
     }
 }

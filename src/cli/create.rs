@@ -1,220 +1,13 @@
-//! The flags of `run` and `create` (docker's names, short forms and repeatable options) and
-//! the create request they make: docker's full body shape (transcripts/create.md) with
-//! `Env: null`, `Volumes: {}`, `Dns: []` and the rest exactly as the docker CLI sends
-//! them. Building the body is a pure function of the flags, the CLI's environment, the
+//! The create request that the flags of `run` and `create` make: docker's full body shape
+//! (transcripts/create.md) with `Env: null`, `Volumes: {}`, `Dns: []` and the rest exactly
+//! as the docker CLI sends them. Building the body is a pure function of the flags, the CLI's environment, the
 //! files named by flags and the terminal size; it sends nothing.
 
-use super::args::FlagSpec;
 use super::opts;
+use super::run_args::RunArgs;
 use super::units::ram_in_bytes;
 use crate::error::{Error, Result};
-use argh::FromArgs;
 use serde_json::{json, Map, Value};
-
-#[derive(FromArgs, Debug, Default)]
-#[argh(help_triggers("--help"))]
-/// Create and run a new container from an image (`berth create` takes the same flags
-/// except -d).
-pub struct RunArgs {
-    /// run the container in the background and print its ID
-    #[argh(switch, short = 'd')]
-    pub detach: bool,
-    /// keep STDIN open even if not attached
-    #[argh(switch, short = 'i')]
-    pub interactive: bool,
-    /// allocate a pseudo-TTY
-    #[argh(switch, short = 't')]
-    pub tty: bool,
-    /// remove the container when it exits
-    #[argh(switch)]
-    pub rm: bool,
-    /// assign a name to the container
-    #[argh(option)]
-    pub name: Option<String>,
-    /// set an environment variable (KEY=VALUE, or KEY to pass the CLI's value)
-    #[argh(option, short = 'e')]
-    pub env: Vec<String>,
-    /// read environment variables from a file of KEY=VALUE lines
-    #[argh(option)]
-    pub env_file: Vec<String>,
-    /// working directory inside the container
-    #[argh(option, short = 'w')]
-    pub workdir: Option<String>,
-    /// user name or UID, with an optional group (NAME|UID[:GROUP|GID])
-    #[argh(option, short = 'u')]
-    pub user: Option<String>,
-    /// container host name
-    #[argh(option, short = 'h')]
-    pub hostname: Option<String>,
-    /// container NIS domain name
-    #[argh(option)]
-    pub domainname: Option<String>,
-    /// overwrite the image's ENTRYPOINT
-    #[argh(option)]
-    pub entrypoint: Option<String>,
-    /// set a label (KEY=VALUE)
-    #[argh(option, short = 'l')]
-    pub label: Vec<String>,
-    /// read labels from a file of KEY=VALUE lines
-    #[argh(option)]
-    pub label_file: Vec<String>,
-    /// publish a container port to the host ([IP:][HOSTPORT:]PORT[/PROTO])
-    #[argh(option, short = 'p')]
-    pub publish: Vec<String>,
-    /// publish all exposed ports to random host ports
-    #[argh(switch, short = 'P')]
-    pub publish_all: bool,
-    /// expose a port or a range of ports
-    #[argh(option)]
-    pub expose: Vec<String>,
-    /// connect the container to a network (also --net)
-    #[argh(option)]
-    pub network: Option<String>,
-    /// add a host-to-IP mapping (HOST:IP)
-    #[argh(option)]
-    pub add_host: Vec<String>,
-    /// set a DNS server
-    #[argh(option)]
-    pub dns: Vec<String>,
-    /// set a DNS search domain
-    #[argh(option)]
-    pub dns_search: Vec<String>,
-    /// set a DNS option
-    #[argh(option)]
-    pub dns_option: Vec<String>,
-    /// restart policy: no, always, unless-stopped, on-failure[:MAX]
-    #[argh(option)]
-    pub restart: Option<String>,
-    /// give extended privileges to the container
-    #[argh(switch)]
-    pub privileged: bool,
-    /// mount the container's root filesystem read-only
-    #[argh(switch)]
-    pub read_only: bool,
-    /// size of /dev/shm (e.g. 64m)
-    #[argh(option)]
-    pub shm_size: Option<String>,
-    /// signal that stops the container
-    #[argh(option)]
-    pub stop_signal: Option<String>,
-    /// seconds to wait before killing the container on stop
-    #[argh(option)]
-    pub stop_timeout: Option<i64>,
-    /// add a Linux capability
-    #[argh(option)]
-    pub cap_add: Vec<String>,
-    /// drop a Linux capability
-    #[argh(option)]
-    pub cap_drop: Vec<String>,
-    /// memory limit (e.g. 512m)
-    #[argh(option, short = 'm')]
-    pub memory: Option<String>,
-    /// memory plus swap limit; -1 for unlimited swap
-    #[argh(option)]
-    pub memory_swap: Option<String>,
-    /// memory soft limit
-    #[argh(option)]
-    pub memory_reservation: Option<String>,
-    /// number of CPUs (e.g. 1.5)
-    #[argh(option)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[argh(option, short = 'c')]
-    pub cpu_shares: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[argh(option)]
-    pub cpuset_cpus: Option<String>,
-    /// maximum number of processes; -1 for unlimited
-    #[argh(option)]
-    pub pids_limit: Option<i64>,
-    /// bind mount a volume (SRC:DST[:OPTS]) or create an anonymous one (DST)
-    #[argh(option, short = 'v')]
-    pub volume: Vec<String>,
-    /// mount a tmpfs (PATH[:OPTS])
-    #[argh(option)]
-    pub tmpfs: Vec<String>,
-    /// platform of the image (accepted, sent to the daemon)
-    #[argh(option)]
-    pub platform: Option<String>,
-    /// pull the image: missing (default), always or never
-    #[argh(option)]
-    pub pull: Option<String>,
-    /// attach to STDIN, STDOUT or STDERR
-    #[argh(option, short = 'a')]
-    pub attach: Vec<String>,
-    /// run an init inside the container
-    #[argh(switch)]
-    pub init: bool,
-    /// proxy received signals to the container (the default)
-    #[argh(switch, long = "sig-proxy")]
-    pub _sig_proxy: bool,
-    /// do not proxy signals (--sig-proxy=false)
-    #[argh(switch)]
-    pub no_sig_proxy: bool,
-    /// write the container ID to this file
-    #[argh(option)]
-    pub cidfile: Option<String>,
-    /// logging driver for the container
-    #[argh(option)]
-    pub log_driver: Option<String>,
-    /// log driver option (KEY=VALUE)
-    #[argh(option)]
-    pub log_opt: Vec<String>,
-    /// add an additional group to join
-    #[argh(option)]
-    pub group_add: Vec<String>,
-    /// security option
-    #[argh(option)]
-    pub security_opt: Vec<String>,
-    /// IPC mode
-    #[argh(option)]
-    pub ipc: Option<String>,
-    /// PID namespace to use
-    #[argh(option)]
-    pub pid: Option<String>,
-    /// UTS namespace to use
-    #[argh(option)]
-    pub uts: Option<String>,
-    /// parent cgroup for the container
-    #[argh(option)]
-    pub cgroup_parent: Option<String>,
-    /// tune the host's OOM preferences (-1000 to 1000)
-    #[argh(option)]
-    pub oom_score_adj: Option<i64>,
-    /// key sequence for detaching (accepted, not used)
-    #[argh(option, long = "detach-keys")]
-    pub _detach_keys: Option<String>,
-    /// the image to run
-    #[argh(positional)]
-    pub image: String,
-    /// the command and its arguments
-    #[argh(positional)]
-    pub command: Vec<String>,
-}
-
-/// Stage one for `run` and `create`: which words are switches and which take values.
-pub const RUN_SPEC: FlagSpec = FlagSpec {
-    switches: &[
-        "-d", "--detach", "-i", "--interactive", "-t", "--tty", "--rm", "-P", "--publish-all", "--privileged",
-        "--read-only", "--init", "--sig-proxy", "--no-sig-proxy",
-    ],
-    options: &[
-        "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "-h", "--hostname", "--domainname",
-        "--entrypoint", "-l", "--label", "--label-file", "-p", "--publish", "--expose", "--network", "--add-host",
-        "--dns", "--dns-search", "--dns-option", "--restart", "--shm-size", "--stop-signal", "--stop-timeout",
-        "--cap-add", "--cap-drop", "-m", "--memory", "--memory-swap", "--memory-reservation", "--cpus", "-c",
-        "--cpu-shares", "--cpuset-cpus", "--pids-limit", "-v", "--volume", "--tmpfs", "--platform", "--pull", "-a",
-        "--attach", "--cidfile", "--log-driver", "--log-opt", "--group-add", "--security-opt", "--ipc", "--pid",
-        "--uts", "--cgroup-parent", "--oom-score-adj", "--detach-keys",
-    ],
-    stop_at_positional: true,
-    aliases: &[
-        ("--net", "--network"),
-        ("--sig-proxy=false", "--no-sig-proxy"),
-        ("--sig-proxy=0", "--no-sig-proxy"),
-        ("--dns-opt", "--dns-option"),
-    ],
-};
 
 /// What the build needs from outside: the CLI's environment and the files flags name.
 pub struct Env<'a> {
@@ -226,7 +19,9 @@ pub struct Env<'a> {
 
 /// docker's error for a flag value pflag refuses (printed with the usage, status 125).
 fn bad_value(value: &str, flag: &str, why: impl std::fmt::Display) -> Error {
-    Error::invalid(format!("invalid argument {value:?} for \"{flag}\" flag: {why}"))
+    Error::invalid(format!(
+        "invalid argument {value:?} for \"{flag}\" flag: {why}"
+    ))
 }
 
 fn size(flag: &str, v: &Option<String>) -> Result<i64> {
@@ -269,17 +64,27 @@ fn caps(list: &[String]) -> Vec<String> {
 }
 
 /// The create body and query for the flags; `run` is false for `berth create`.
-pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'static str, String)>)> {
+pub fn build(
+    a: &RunArgs,
+    run: bool,
+    env: &Env<'_>,
+) -> Result<(Value, Vec<(&'static str, String)>)> {
     let (att_in, att_out, att_err) = if a.attach.is_empty() {
         (a.interactive, true, true)
     } else {
         if run && a.detach {
-            return Err(Error::conflict("conflicting options: cannot specify both --attach and --detach"));
+            return Err(Error::conflict(
+                "conflicting options: cannot specify both --attach and --detach",
+            ));
         }
         opts::parse_attach(&a.attach).map_err(|(v, why)| bad_value(&v, "-a, --attach", why))?
     };
     let detached = run && a.detach;
-    let (att_in, att_out, att_err) = if detached { (false, false, false) } else { (att_in, att_out, att_err) };
+    let (att_in, att_out, att_err) = if detached {
+        (false, false, false)
+    } else {
+        (att_in, att_out, att_err)
+    };
 
     let mut envs = Vec::new();
     for f in &a.env_file {
@@ -314,18 +119,26 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
     }
     let (restart, retries) = opts::parse_restart(a.restart.as_deref().unwrap_or(""))?;
     if a.rm && restart != "no" {
-        return Err(Error::invalid("conflicting options: cannot specify both --restart and --rm"));
+        return Err(Error::invalid(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
     }
     let mut extra_hosts = Vec::new();
     for h in &a.add_host {
-        extra_hosts.push(opts::parse_extra_host(h).map_err(|e| bad_value(h, "--add-host", e.message))?);
+        extra_hosts
+            .push(opts::parse_extra_host(h).map_err(|e| bad_value(h, "--add-host", e.message))?);
     }
     for d in &a.dns {
         if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(bad_value(d, "--dns", format!("IP address is not correctly formatted: {d}")));
+            return Err(bad_value(
+                d,
+                "--dns",
+                format!("IP address is not correctly formatted: {d}"),
+            ));
         }
     }
-    let (binds, anon): (Vec<String>, Vec<String>) = a.volume.iter().cloned().partition(|v| opts::is_bind(v));
+    let (binds, anon): (Vec<String>, Vec<String>) =
+        a.volume.iter().cloned().partition(|v| opts::is_bind(v));
     let volumes: Map<String, Value> = anon.into_iter().map(|v| (v, json!({}))).collect();
     let nano_cpus = match &a.cpus {
         Some(c) => opts::parse_cpus(c).map_err(|e| bad_value(c, "--cpus", e.message))?,
@@ -473,7 +286,9 @@ pub fn build(a: &RunArgs, run: bool, env: &Env<'_>) -> Result<(Value, Vec<(&'sta
 
 #[cfg(test)]
 mod tests {
+    use super::super::run_args::RUN_SPEC;
     use super::*;
+    use argh::FromArgs;
 
     fn parse(words: &[&str]) -> RunArgs {
         let norm = super::super::args::normalize(words, &RUN_SPEC);
@@ -490,26 +305,56 @@ mod tests {
             match p {
                 "env.list" => Ok("# c\nA=1\nHOME\n".into()),
                 "labels" => Ok("x=y\n".into()),
-                _ => Err(Error::not_found(format!("open {p}: no such file or directory"))),
+                _ => Err(Error::not_found(format!(
+                    "open {p}: no such file or directory"
+                ))),
             }
         };
-        let lookup = |k: &str| if k == "HOME" { Some("/root".into()) } else { None };
-        let env = Env { lookup: &lookup, read_file: &files, console: (30, 100) };
+        let lookup = |k: &str| {
+            if k == "HOME" {
+                Some("/root".into())
+            } else {
+                None
+            }
+        };
+        let env = Env {
+            lookup: &lookup,
+            read_file: &files,
+            console: (30, 100),
+        };
         build(&parse(words), run, &env).unwrap().0
     }
 
     /// The create bodies the docker CLI sent in the transcripts (create.md, run-*.md).
     fn transcript_body(name: &str) -> Value {
-        let all: Value = serde_json::from_str(include_str!("testdata/create-bodies.json")).expect("json");
+        let all: Value =
+            serde_json::from_str(include_str!("testdata/create-bodies.json")).expect("json");
         all[name.trim_end_matches(".md")].clone()
     }
 
     #[test]
     fn create_body_matches_docker_create() {
         let words = [
-            "--name", "cap-web", "-p", "127.0.0.1:18080:80", "-e", "FOO=bar", "-v", "cap-vol1:/data", "--label",
-            "cap.test=1", "--network", "cap-net1", "-w", "/tmp", "--restart", "on-failure:2", "capture/busybox",
-            "sh", "-c", "echo started",
+            "--name",
+            "cap-web",
+            "-p",
+            "127.0.0.1:18080:80",
+            "-e",
+            "FOO=bar",
+            "-v",
+            "cap-vol1:/data",
+            "--label",
+            "cap.test=1",
+            "--network",
+            "cap-net1",
+            "-w",
+            "/tmp",
+            "--restart",
+            "on-failure:2",
+            "capture/busybox",
+            "sh",
+            "-c",
+            "echo started",
         ];
         let mut want = transcript_body("create.md");
         want["Cmd"] = json!(["sh", "-c", "echo started"]);
@@ -520,51 +365,135 @@ mod tests {
     fn run_bodies_match_docker_run() {
         let mut want = transcript_body("run-fg.md");
         want["Cmd"] = json!(["true"]);
-        assert_eq!(build_for(&["--name", "cap-run-fg", "capture/busybox", "true"], true), want);
+        assert_eq!(
+            build_for(&["--name", "cap-run-fg", "capture/busybox", "true"], true),
+            want
+        );
         let mut want = transcript_body("run-d.md");
         want["Cmd"] = json!(["true"]);
-        assert_eq!(build_for(&["-d", "--name", "cap-run-d", "capture/busybox", "true"], true), want);
+        assert_eq!(
+            build_for(
+                &["-d", "--name", "cap-run-d", "capture/busybox", "true"],
+                true
+            ),
+            want
+        );
         let mut want = transcript_body("run-i.md");
         want["Cmd"] = json!(["cat"]);
-        assert_eq!(build_for(&["-i", "--name", "cap-run-i", "capture/busybox", "cat"], true), want);
+        assert_eq!(
+            build_for(
+                &["-i", "--name", "cap-run-i", "capture/busybox", "cat"],
+                true
+            ),
+            want
+        );
         let mut want = transcript_body("run-it.md");
         want["Cmd"] = json!(["sh"]);
-        assert_eq!(build_for(&["-it", "--name", "cap-run-it", "capture/busybox", "sh"], true), want);
+        assert_eq!(
+            build_for(
+                &["-it", "--name", "cap-run-it", "capture/busybox", "sh"],
+                true
+            ),
+            want
+        );
         let mut want = transcript_body("run-rm.md");
         want["Cmd"] = json!(["echo", "bye"]);
-        assert_eq!(build_for(&["--rm", "--name", "cap-run-rm", "capture/busybox", "echo", "bye"], true), want);
+        assert_eq!(
+            build_for(
+                &[
+                    "--rm",
+                    "--name",
+                    "cap-run-rm",
+                    "capture/busybox",
+                    "echo",
+                    "bye"
+                ],
+                true
+            ),
+            want
+        );
     }
 
     #[test]
     fn stdin_once_follows_attached_stdin() {
         assert_eq!(build_for(&["-i", "img"], false)["StdinOnce"], json!(true));
-        assert_eq!(build_for(&["-d", "-i", "img"], true)["StdinOnce"], json!(false));
-        assert_eq!(build_for(&["-i", "-a", "stdout", "img"], true)["StdinOnce"], json!(false));
+        assert_eq!(
+            build_for(&["-d", "-i", "img"], true)["StdinOnce"],
+            json!(false)
+        );
+        assert_eq!(
+            build_for(&["-i", "-a", "stdout", "img"], true)["StdinOnce"],
+            json!(false)
+        );
     }
 
     #[test]
     fn flags_land_in_the_body() {
         let b = build_for(
             &[
-                "--env-file", "env.list", "-e", "B=2", "--label-file", "labels", "-l", "k", "--entrypoint", "",
-                "-u", "1:2", "-h", "box", "--shm-size", "64m", "-m", "1g", "--cpus", "1.5", "--pids-limit", "10",
-                "--privileged", "--read-only", "--cap-add", "net_admin", "--add-host", "db:10.0.0.2", "--dns",
-                "1.1.1.1", "--expose", "90", "-P", "--stop-signal", "SIGINT", "--stop-timeout", "3", "-v", "/anon",
-                "--init", "--tmpfs", "/run:size=1m", "img",
+                "--env-file",
+                "env.list",
+                "-e",
+                "B=2",
+                "--label-file",
+                "labels",
+                "-l",
+                "k",
+                "--entrypoint",
+                "",
+                "-u",
+                "1:2",
+                "-h",
+                "box",
+                "--shm-size",
+                "64m",
+                "-m",
+                "1g",
+                "--cpus",
+                "1.5",
+                "--pids-limit",
+                "10",
+                "--privileged",
+                "--read-only",
+                "--cap-add",
+                "net_admin",
+                "--add-host",
+                "db:10.0.0.2",
+                "--dns",
+                "1.1.1.1",
+                "--expose",
+                "90",
+                "-P",
+                "--stop-signal",
+                "SIGINT",
+                "--stop-timeout",
+                "3",
+                "-v",
+                "/anon",
+                "--init",
+                "--tmpfs",
+                "/run:size=1m",
+                "img",
             ],
             true,
         );
         assert_eq!(b["Env"], json!(["A=1", "HOME=/root", "B=2"]));
         assert_eq!(b["Labels"], json!({"x": "y", "k": ""}));
         assert_eq!(b["Entrypoint"], json!([""]));
-        assert_eq!((b["User"].as_str(), b["Hostname"].as_str()), (Some("1:2"), Some("box")));
+        assert_eq!(
+            (b["User"].as_str(), b["Hostname"].as_str()),
+            (Some("1:2"), Some("box"))
+        );
         assert_eq!(b["Cmd"], Value::Null);
         let h = &b["HostConfig"];
         assert_eq!(h["ShmSize"], 64 << 20);
         assert_eq!(h["Memory"], 1 << 30);
         assert_eq!(h["NanoCpus"], 1_500_000_000i64);
         assert_eq!(h["PidsLimit"], 10);
-        assert_eq!((h["Privileged"].as_bool(), h["ReadonlyRootfs"].as_bool()), (Some(true), Some(true)));
+        assert_eq!(
+            (h["Privileged"].as_bool(), h["ReadonlyRootfs"].as_bool()),
+            (Some(true), Some(true))
+        );
         assert_eq!(h["CapAdd"], json!(["CAP_NET_ADMIN"]));
         assert_eq!(h["ExtraHosts"], json!(["db:10.0.0.2"]));
         assert_eq!(h["Dns"], json!(["1.1.1.1"]));
@@ -573,25 +502,48 @@ mod tests {
         assert_eq!(h["Tmpfs"], json!({"/run": "size=1m"}));
         assert_eq!(b["ExposedPorts"], json!({"90/tcp": {}}));
         assert_eq!(b["Volumes"], json!({"/anon": {}}));
-        assert_eq!((b["StopSignal"].as_str(), b["StopTimeout"].as_i64()), (Some("SIGINT"), Some(3)));
+        assert_eq!(
+            (b["StopSignal"].as_str(), b["StopTimeout"].as_i64()),
+            (Some("SIGINT"), Some(3))
+        );
     }
 
     #[test]
     fn bad_flag_values_are_refused() {
-        let files = |p: &str| -> Result<String> { Err(Error::not_found(format!("open {p}: no such file or directory"))) };
-        let env = Env { lookup: &no_env, read_file: &files, console: (0, 0) };
+        let files = |p: &str| -> Result<String> {
+            Err(Error::not_found(format!(
+                "open {p}: no such file or directory"
+            )))
+        };
+        let env = Env {
+            lookup: &no_env,
+            read_file: &files,
+            console: (0, 0),
+        };
         let err = |w: &[&str]| build(&parse(w), true, &env).unwrap_err().message;
-        assert_eq!(err(&["--env-file", "nope", "img"]), "open nope: no such file or directory");
+        assert_eq!(
+            err(&["--env-file", "nope", "img"]),
+            "open nope: no such file or directory"
+        );
         assert!(err(&["--restart", "always", "--rm", "img"]).contains("--restart and --rm"));
         assert!(err(&["-d", "-a", "stdout", "img"]).contains("--attach and --detach"));
-        assert_eq!(err(&["--shm-size", "lots", "img"]), "invalid argument \"lots\" for \"--shm-size\" flag: invalid size: 'lots'");
-        assert_eq!(err(&["-m", "1x", "img"]), "invalid argument \"1x\" for \"-m, --memory\" flag: invalid suffix: 'x'");
+        assert_eq!(
+            err(&["--shm-size", "lots", "img"]),
+            "invalid argument \"lots\" for \"--shm-size\" flag: invalid size: 'lots'"
+        );
+        assert_eq!(
+            err(&["-m", "1x", "img"]),
+            "invalid argument \"1x\" for \"-m, --memory\" flag: invalid suffix: 'x'"
+        );
         assert_eq!(err(&["--dns", "nope", "img"]), "invalid argument \"nope\" for \"--dns\" flag: IP address is not correctly formatted: nope");
         assert_eq!(
             err(&["-a", "foo", "img"]),
             "invalid argument \"foo\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
         );
-        assert_eq!(err(&["--add-host", "bad", "img"]), "invalid argument \"bad\" for \"--add-host\" flag: bad format for add-host: \"bad\"");
+        assert_eq!(
+            err(&["--add-host", "bad", "img"]),
+            "invalid argument \"bad\" for \"--add-host\" flag: bad format for add-host: \"bad\""
+        );
         assert!(err(&["-p", "99999:80", "img"]).contains("invalid hostPort"));
     }
 }

@@ -26,7 +26,12 @@ pub fn resolve(format: &str, default_table: &str) -> (bool, String) {
         Some(rest) => (true, rest),
         None => (false, format),
     };
-    (table, body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n"))
+    (
+        table,
+        body.trim_matches(' ')
+            .replace("\\t", "\t")
+            .replace("\\n", "\n"),
+    )
 }
 
 /// Renders the rows; `header` maps field names to column titles.
@@ -35,7 +40,12 @@ pub fn render(format: &str, default_table: &str, rows: &[Row], header: &Json) ->
     let tmpl = Template::parse(&text)?;
     let mut body = String::new();
     for r in rows {
-        body.push_str(&tmpl.execute_with(&r.data, &r.methods, false)?);
+        if text == "{{json .}}" {
+            // The context marshals itself with Go's json.Marshal: HTML characters escaped.
+            body.push_str(&r.data.to_compact_html());
+        } else {
+            body.push_str(&tmpl.execute_with(&r.data, &r.methods, false)?);
+        }
         body.push('\n');
     }
     if !table {
@@ -54,19 +64,52 @@ mod tests {
 
     #[test]
     fn formats_resolve_like_docker() {
-        assert_eq!(resolve("", "table {{.ID}}\t{{.Names}}"), (true, "{{.ID}}\t{{.Names}}".to_string()));
-        assert_eq!(resolve("table", "table {{.ID}}"), (true, "{{.ID}}".to_string()));
+        assert_eq!(
+            resolve("", "table {{.ID}}\t{{.Names}}"),
+            (true, "{{.ID}}\t{{.Names}}".to_string())
+        );
+        assert_eq!(
+            resolve("table", "table {{.ID}}"),
+            (true, "{{.ID}}".to_string())
+        );
         assert_eq!(resolve("json", "x"), (false, "{{json .}}".to_string()));
-        assert_eq!(resolve("table {{.ID}}\\t{{.Names}}", "x"), (true, "{{.ID}}\t{{.Names}}".to_string()));
-        assert_eq!(resolve("{{.ID}}: {{.Names}}\\n", "x"), (false, "{{.ID}}: {{.Names}}\n".to_string()));
+        assert_eq!(
+            resolve("table {{.ID}}\\t{{.Names}}", "x"),
+            (true, "{{.ID}}\t{{.Names}}".to_string())
+        );
+        assert_eq!(
+            resolve("{{.ID}}: {{.Names}}\\n", "x"),
+            (false, "{{.ID}}: {{.Names}}\n".to_string())
+        );
     }
 
     #[test]
     fn tables_get_a_header_even_when_empty() {
         let header = Json::parse(r#"{"ID":"CONTAINER ID","Names":"NAMES"}"#).unwrap();
-        assert_eq!(render("", "table {{.ID}}\t{{.Names}}", &[], &header).unwrap(), "CONTAINER ID   NAMES\n");
-        let rows = [Row { data: Json::parse(r#"{"ID":"abc","Names":"web"}"#).unwrap(), methods: Json::Null }];
-        assert_eq!(render("", "table {{.ID}}\t{{.Names}}", &rows, &header).unwrap(), "CONTAINER ID   NAMES\nabc            web\n");
+        assert_eq!(
+            render("", "table {{.ID}}\t{{.Names}}", &[], &header).unwrap(),
+            "CONTAINER ID   NAMES\n"
+        );
+        let rows = [Row {
+            data: Json::parse(r#"{"ID":"abc","Names":"web"}"#).unwrap(),
+            methods: Json::Null,
+        }];
+        assert_eq!(
+            render("", "table {{.ID}}\t{{.Names}}", &rows, &header).unwrap(),
+            "CONTAINER ID   NAMES\nabc            web\n"
+        );
         assert_eq!(render("{{.Names}}", "", &rows, &header).unwrap(), "web\n");
+        let rows = [Row {
+            data: Json::parse(r#"{"ID":"<none>"}"#).unwrap(),
+            methods: Json::Null,
+        }];
+        assert_eq!(
+            render("json", "", &rows, &header).unwrap(),
+            "{\"ID\":\"\\u003cnone\\u003e\"}\n"
+        );
+        assert_eq!(
+            render("{{json .ID}}", "", &rows, &header).unwrap(),
+            "\"<none>\"\n"
+        );
     }
 }

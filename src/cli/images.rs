@@ -1,20 +1,15 @@
-//! Image commands: `images` (docker's image formatter: one row per repository and tag,
-//! digests with --digests, `<none>` for dangling images), `import` (a tar from a file or
-//! stdin streamed as the body of `POST /images/create?fromSrc=-`), `rmi` and `tag`.
+//! `berth images`: `GET /images/json` and docker's image formatter: one row per repository
+//! and tag, digests with --digests, `<none>` for dangling images.
 
 use super::api::{self, query};
 use super::args::FlagSpec;
 use super::format::{self, Row};
 use super::json::Json;
 use super::ps::{familiar, filters_json};
-use super::stream;
-use super::units::{ago, go_time_string, human_size};
+use super::units::{ago, go_time_string, human_size, human_size_precision};
 use super::{parse, Cli};
-use crate::client::Body;
-use crate::error::{Context, Error, Result};
 use argh::FromArgs;
 use serde_json::Value;
-use std::io::{self, BufReader, Read};
 
 #[derive(FromArgs)]
 #[argh(help_triggers("--help"))]
@@ -51,7 +46,8 @@ const IMAGES_SPEC: FlagSpec = FlagSpec {
 };
 
 const TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-const TABLE_DIGESTS: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const TABLE_DIGESTS: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
 
 pub fn images(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     let a: ImagesArgs = match parse(path, words, &IMAGES_SPEC) {
@@ -86,12 +82,16 @@ pub fn images(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         format = "{{.ID}}".into();
     }
     let now = crate::util::time::now_nanos() / 1_000_000_000;
-    let rows: Vec<Row> =
-        list.as_array().into_iter().flatten().flat_map(|i| image_rows(i, !a.no_trunc, a.digests, now)).collect();
+    let rows: Vec<Row> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| image_rows(i, !a.no_trunc, a.digests, now))
+        .collect();
     let default = if a.digests { TABLE_DIGESTS } else { TABLE };
     match format::render(&format, default, &rows, &header()) {
         Ok(out) => {
-            print!("{out}");
+            super::out(&out);
             0
         }
         Err(e) => {
@@ -115,7 +115,12 @@ fn header() -> Json {
         ("UniqueSize", "UNIQUE SIZE"),
         ("VirtualSize", "VIRTUAL SIZE"),
     ];
-    Json::Obj(pairs.iter().map(|(k, v)| (k.to_string(), Json::Str(v.to_string()))).collect())
+    Json::Obj(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Json::Str(v.to_string())))
+            .collect(),
+    )
 }
 
 /// Adds `value` under `key` in an insertion-ordered multimap.
@@ -129,10 +134,17 @@ fn push(groups: &mut Vec<(String, Vec<String>)>, key: &str, value: String) {
 /// docker's `imageFormat`: the rows one image shows.
 pub fn image_rows(img: &Value, trunc: bool, digests: bool, now: i64) -> Vec<Row> {
     let strs = |k: &str| -> Vec<String> {
-        img[k].as_array().into_iter().flatten().filter_map(|v| v.as_str()).map(str::to_string).collect()
+        img[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_string)
+            .collect()
     };
     let (tags, dgs) = (strs("RepoTags"), strs("RepoDigests"));
-    let dangling = (tags.is_empty() || tags == ["<none>:<none>"]) && (dgs.is_empty() || dgs == ["<none>@<none>"]);
+    let dangling = (tags.is_empty() || tags == ["<none>:<none>"])
+        && (dgs.is_empty() || dgs == ["<none>@<none>"]);
     let mut rows = Vec::new();
     if dangling {
         rows.push(image_row(img, trunc, "<none>", "<none>", "<none>", now));
@@ -182,7 +194,15 @@ pub fn image_rows(img: &Value, trunc: bool, digests: bool, now: i64) -> Vec<Row>
 
 fn image_row(img: &Value, trunc: bool, repo: &str, tag: &str, digest: &str, now: i64) -> Row {
     let id = img["Id"].as_str().unwrap_or("");
-    let id = if trunc { id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect() } else { id.to_string() };
+    let id = if trunc {
+        id.strip_prefix("sha256:")
+            .unwrap_or(id)
+            .chars()
+            .take(12)
+            .collect()
+    } else {
+        id.to_string()
+    };
     let created = img["Created"].as_i64().unwrap_or(0);
     let size = img["Size"].as_i64().unwrap_or(0);
     let shared = img["SharedSize"].as_i64().unwrap_or(-1);
@@ -196,207 +216,27 @@ fn image_row(img: &Value, trunc: bool, repo: &str, tag: &str, digest: &str, now:
         ("Digest".into(), s(digest.to_string())),
         ("ID".into(), s(id)),
         ("Repository".into(), s(repo.to_string())),
-        ("SharedSize".into(), s(na(shared, &human_size))),
+        (
+            "SharedSize".into(),
+            s(na(shared, &|sh| human_size_precision(sh, 4))),
+        ),
         ("Size".into(), s(human_size(size))),
         ("Tag".into(), s(tag.to_string())),
-        ("UniqueSize".into(), s(na(shared, &|sh| human_size(size - sh)))),
-        ("VirtualSize".into(), s(human_size(img["VirtualSize"].as_i64().unwrap_or(size)))),
+        (
+            "UniqueSize".into(),
+            s(na(shared, &|sh| human_size_precision(size - sh, 4))),
+        ),
+        (
+            "VirtualSize".into(),
+            s(human_size_precision(
+                img["VirtualSize"].as_i64().unwrap_or(size),
+                4,
+            )),
+        ),
     ]);
-    Row { data, methods: Json::Null }
-}
-
-#[derive(FromArgs)]
-#[argh(help_triggers("--help"))]
-/// Import the contents from a tarball to create a filesystem image.
-pub struct ImportArgs {
-    /// apply a Dockerfile instruction to the created image
-    #[argh(option, short = 'c')]
-    change: Vec<String>,
-    /// set a commit message for the imported image
-    #[argh(option, short = 'm')]
-    message: Option<String>,
-    /// set the platform (accepted, sent to the daemon)
-    #[argh(option)]
-    platform: Option<String>,
-    /// a tar file, or - for stdin
-    #[argh(positional)]
-    source: String,
-    /// the image name (REPOSITORY[:TAG])
-    #[argh(positional)]
-    reference: Option<String>,
-}
-
-/// The import query docker sends.
-pub fn import_query(a: &ImportArgs) -> String {
-    let mut q = vec![("fromSrc", "-".to_string())];
-    if let Some(r) = &a.reference {
-        q.push(("repo", r.clone()));
-    }
-    if let Some(m) = a.message.as_ref().filter(|m| !m.is_empty()) {
-        q.push(("message", m.clone()));
-    }
-    if let Some(p) = &a.platform {
-        q.push(("platform", p.clone()));
-    }
-    for c in &a.change {
-        q.push(("changes", c.clone()));
-    }
-    query(&q)
-}
-
-const IMPORT_SPEC: FlagSpec =
-    FlagSpec { switches: &[], options: &["-c", "--change", "-m", "--message", "--platform"], stop_at_positional: false, aliases: &[] };
-
-pub fn import(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
-    let a: ImportArgs = match parse(path, words, &IMPORT_SPEC) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let r = (|| -> Result<()> {
-        if a.source.starts_with("http://") || a.source.starts_with("https://") {
-            return Err(Error::invalid("importing from a URL is not supported"));
-        }
-        let mut input: Box<dyn Read> = if a.source == "-" {
-            Box::new(io::stdin())
-        } else {
-            Box::new(std::fs::File::open(&a.source).ctx(|| format!("open {}", a.source))?)
-        };
-        let path = format!("/images/create{}", import_query(&a));
-        let resp = api::call(&mut cli.client, "POST", &path, &[], Body::Stream(&mut input, "text/plain"))?;
-        match stream::display_progress(BufReader::new(resp), &mut io::stdout())? {
-            Some(msg) => Err(Error::system(msg)),
-            None => Ok(()),
-        }
-    })();
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
-    }
-}
-
-#[derive(FromArgs)]
-#[argh(help_triggers("--help"))]
-/// Remove one or more images.
-pub struct RmiArgs {
-    /// force removal of the image
-    #[argh(switch, short = 'f')]
-    force: bool,
-    /// do not delete untagged parents
-    #[argh(switch)]
-    no_prune: bool,
-    /// the images
-    #[argh(positional)]
-    images: Vec<String>,
-}
-
-pub fn rmi(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
-    let spec = FlagSpec { switches: &["-f", "--force", "--no-prune"], options: &[], stop_at_positional: false, aliases: &[] };
-    let a: RmiArgs = match parse(path, words, &spec) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let mut q = Vec::new();
-    if a.force {
-        q.push(("force", "1".to_string()));
-    }
-    if a.no_prune {
-        q.push(("noprune", "1".to_string()));
-    }
-    let q = query(&q);
-    let mut errors = Vec::new();
-    for img in &a.images {
-        let r = api::call(&mut cli.client, "DELETE", &format!("/images/{img}{q}"), &[], Body::Empty)
-            .and_then(|resp| resp.bytes())
-            .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| Error::invalid(format!("decode the rmi answer: {e}"))));
-        match r {
-            Ok(list) => {
-                for item in list.as_array().into_iter().flatten() {
-                    match (item["Deleted"].as_str().filter(|s| !s.is_empty()), item["Untagged"].as_str()) {
-                        (Some(d), _) => println!("Deleted: {d}"),
-                        (None, Some(u)) => println!("Untagged: {u}"),
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) => errors.push(e.message),
-        }
-    }
-    for e in &errors {
-        eprintln!("{e}");
-    }
-    i32::from(!errors.is_empty())
-}
-
-#[derive(FromArgs)]
-#[argh(help_triggers("--help"))]
-/// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-pub struct TagArgs {
-    /// the source image (IMAGE[:TAG])
-    #[argh(positional)]
-    source: String,
-    /// the new name (IMAGE[:TAG])
-    #[argh(positional)]
-    target: String,
-}
-
-/// The target of `tag` as docker sends it: (familiar repository, tag), after docker's
-/// checks of the reference.
-pub fn tag_target(target: &str) -> std::result::Result<(String, String), String> {
-    let bad = |why: &str| format!("Error parsing reference: {target:?} is not a valid repository/tag: {why}");
-    if target.contains('@') {
-        return Err("refusing to create a tag with a digest reference".into());
-    }
-    let (repo, tag) = match target.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, t),
-        _ => (target, "latest"),
-    };
-    let tag_ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    let (domain, path) = match repo.split_once('/') {
-        Some((d, p)) if d.contains('.') || d.contains(':') || d == "localhost" => (Some(d), p),
-        _ => (None, repo),
-    };
-    let comp_ok = |c: &str| {
-        !c.is_empty()
-            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
-            && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
-            && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
-    };
-    if repo.is_empty() || !tag_ok || !path.split('/').all(comp_ok) || domain.is_some_and(|d| d.contains(char::is_whitespace)) {
-        return Err(bad("invalid reference format"));
-    }
-    if path.chars().any(|c| c.is_ascii_uppercase()) {
-        let full = if domain.is_none() && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
-        return Err(bad(&format!("invalid reference format: repository name ({full}) must be lowercase")));
-    }
-    Ok((familiar(repo).to_string(), tag.to_string()))
-}
-
-pub fn tag(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
-    let spec = FlagSpec { switches: &[], options: &[], stop_at_positional: false, aliases: &[] };
-    let a: TagArgs = match parse(path, words, &spec) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let (repo, tag) = match tag_target(&a.target) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
-    };
-    let q = query(&[("repo", repo), ("tag", tag)]);
-    match api::post(&mut cli.client, &format!("/images/{}/tag{q}", a.source)) {
-        Ok(_) => 0,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
+    Row {
+        data,
+        methods: Json::Null,
     }
 }
 
@@ -406,9 +246,19 @@ mod tests {
     use serde_json::json;
 
     fn render(list: Value, now: i64, digests: bool, format: &str) -> String {
-        let rows: Vec<Row> =
-            list.as_array().unwrap().iter().flat_map(|i| image_rows(i, true, digests, now)).collect();
-        format::render(format, if digests { TABLE_DIGESTS } else { TABLE }, &rows, &header()).unwrap()
+        let rows: Vec<Row> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| image_rows(i, true, digests, now))
+            .collect();
+        format::render(
+            format,
+            if digests { TABLE_DIGESTS } else { TABLE },
+            &rows,
+            &header(),
+        )
+        .unwrap()
     }
 
     fn transcript_images() -> Value {
@@ -439,7 +289,10 @@ mod tests {
                 "localhost:5000/busybox           latest    92b9db348f15   4 minutes ago    1.98MB\n",
             )
         );
-        assert_eq!(render(transcript_images(), 1795893049, false, "{{.ID}}"), "909a7e1fb203\n909a7e1fb203\n92b9db348f15\n92b9db348f15\n");
+        assert_eq!(
+            render(transcript_images(), 1795893049, false, "{{.ID}}"),
+            "909a7e1fb203\n909a7e1fb203\n92b9db348f15\n92b9db348f15\n"
+        );
     }
 
     #[test]
@@ -451,41 +304,34 @@ mod tests {
             render(one, 1795893250, true, ""),
             "REPOSITORY        TAG       DIGEST    IMAGE ID       CREATED         SIZE\ncapture/busybox   latest    <none>    909a7e1fb203   4 minutes ago   1.98MB\n"
         );
-        let with_digest = render(transcript_images(), 1795893049, true, "{{.Repository}} {{.Tag}} {{.Digest}}");
-        assert!(with_digest.starts_with("127.0.0.1:5066/capture/busybox v1 sha256:dc86"), "{with_digest}");
-        assert!(with_digest.contains("\ncapture/busybox latest <none>\n"), "{with_digest}");
-        let dangling = json!([{"Id": "sha256:0123456789abcdef", "RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"], "Size": 4270}]);
-        assert_eq!(render(dangling, 0, false, "{{.Repository}} {{.Tag}} {{.ID}} {{.Size}}"), "<none> <none> 0123456789ab 4.27kB\n");
-        let digest_only = json!([{"Id": "sha256:ab", "RepoDigests": ["docker.io/library/busybox@sha256:ff"], "Size": 1}]);
-        assert_eq!(render(digest_only, 0, false, "{{.Repository}} {{.Tag}}"), "busybox <none>\n");
-    }
-
-    fn import_args(words: &[&str]) -> ImportArgs {
-        let norm = super::super::args::normalize(words, &IMPORT_SPEC);
-        let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
-        ImportArgs::from_args(&["berth", "import"], &refs).unwrap_or_else(|e| panic!("{}", e.output))
-    }
-
-    #[test]
-    fn import_query_like_docker() {
-        // transcripts/import.md
-        let a = import_args(&["-c", "CMD [\"sh\"]", "-c", "ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin", "-m", "capture busybox", "-", "capture/busybox:latest"]);
-        assert_eq!(
-            import_query(&a),
-            "?changes=CMD%20%5B%22sh%22%5D&changes=ENV%20PATH%3D%2Fusr%2Flocal%2Fbin%3A%2Fusr%2Fbin%3A%2Fbin%3A%2Fsbin&fromSrc=-&message=capture%20busybox&repo=capture%2Fbusybox%3Alatest"
+        let with_digest = render(
+            transcript_images(),
+            1795893049,
+            true,
+            "{{.Repository}} {{.Tag}} {{.Digest}}",
         );
-        assert_eq!(import_query(&import_args(&["rootfs.tar"])), "?fromSrc=-");
-    }
-
-    #[test]
-    fn tag_targets() {
-        assert_eq!(tag_target("127.0.0.1:5066/capture/busybox:v1").unwrap(), ("127.0.0.1:5066/capture/busybox".into(), "v1".into()));
-        assert_eq!(tag_target("dk/busybox").unwrap(), ("dk/busybox".into(), "latest".into()));
-        assert_eq!(tag_target("docker.io/library/bb:2").unwrap(), ("bb".into(), "2".into()));
-        assert!(tag_target("Upper/case").unwrap_err().ends_with("repository name (Upper/case) must be lowercase"));
-        assert!(tag_target("Foo").unwrap_err().ends_with("repository name (library/Foo) must be lowercase"));
-        assert!(tag_target("bad name").is_err());
-        assert!(tag_target("x:-bad").is_err());
-        assert_eq!(tag_target("x@sha256:00").unwrap_err(), "refusing to create a tag with a digest reference");
+        assert!(
+            with_digest.starts_with("127.0.0.1:5066/capture/busybox v1 sha256:dc86"),
+            "{with_digest}"
+        );
+        assert!(
+            with_digest.contains("\ncapture/busybox latest <none>\n"),
+            "{with_digest}"
+        );
+        let dangling = json!([{"Id": "sha256:0123456789abcdef", "RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"], "Size": 4270}]);
+        assert_eq!(
+            render(
+                dangling,
+                0,
+                false,
+                "{{.Repository}} {{.Tag}} {{.ID}} {{.Size}}"
+            ),
+            "<none> <none> 0123456789ab 4.27kB\n"
+        );
+        let digest_only = json!([{"Id": "sha256:ab", "RepoDigests": ["docker.io/library/busybox@sha256:ff"], "Size": 1}]);
+        assert_eq!(
+            render(digest_only, 0, false, "{{.Repository}} {{.Tag}}"),
+            "busybox <none>\n"
+        );
     }
 }

@@ -30,8 +30,12 @@ pub struct InspectArgs {
     names: Vec<String>,
 }
 
-const SPEC: FlagSpec =
-    FlagSpec { switches: &["-s", "--size"], options: &["-f", "--format", "--type"], stop_at_positional: false, aliases: &[] };
+const SPEC: FlagSpec = FlagSpec {
+    switches: &["-s", "--size"],
+    options: &["-f", "--format", "--type"],
+    stop_at_positional: false,
+    aliases: &[],
+};
 
 fn fetch(cli: &mut Cli, path: &str) -> Result<String> {
     let resp = api::call(&mut cli.client, "GET", path, &[], Body::Empty)?;
@@ -41,14 +45,19 @@ fn fetch(cli: &mut Cli, path: &str) -> Result<String> {
 
 /// One object's raw document.
 fn document(cli: &mut Cli, kind: Option<&str>, name: &str, size: bool) -> Result<String> {
-    let container = format!("/containers/{name}/json{}", if size { "?size=1" } else { "" });
+    let container = format!(
+        "/containers/{name}/json{}",
+        if size { "?size=1" } else { "" }
+    );
     let image = format!("/images/{name}/json");
     match kind {
         Some("container") => fetch(cli, &container),
         Some("image") => fetch(cli, &image),
         _ => match fetch(cli, &container) {
             Err(e) if e.kind == Kind::NotFound => match fetch(cli, &image) {
-                Err(e) if e.kind == Kind::NotFound => Err(Error::not_found(format!("Error: No such object: {name}"))),
+                Err(e) if e.kind == Kind::NotFound => {
+                    Err(Error::not_found(format!("Error: No such object: {name}")))
+                }
                 r => r,
             },
             r => r,
@@ -67,11 +76,16 @@ pub fn as_array(docs: &[String]) -> String {
 
 /// The `-f` output for the documents, one line each.
 pub fn formatted(format: &str, docs: &[String]) -> Result<String> {
-    let tmpl = Template::parse(format).map_err(|e| Error::invalid(format!("template parsing error: {}", e.message)))?;
+    let tmpl = Template::parse(format)
+        .map_err(|e| Error::invalid(format!("template parsing error: {}", e.message)))?;
     let mut out = String::new();
     for d in docs {
         let doc = Json::parse(d)?;
-        out.push_str(&tmpl.execute(&doc).map_err(|e| Error::invalid(format!("template parsing error: {}", e.message)))?);
+        out.push_str(
+            &tmpl
+                .execute(&doc)
+                .map_err(|e| Error::invalid(format!("template parsing error: {}", e.message)))?,
+        );
         out.push('\n');
     }
     Ok(out)
@@ -100,7 +114,7 @@ pub fn inspect(cli: &mut Cli, path: &[&str], words: &[&str], kind: Option<&str>)
         None => Ok(as_array(&docs)),
     };
     match out {
-        Ok(o) => print!("{o}"),
+        Ok(o) => super::out(&o),
         Err(e) => {
             eprintln!("{}", e.message);
             return 1;
@@ -119,23 +133,43 @@ mod tests {
     #[test]
     fn arrays_like_docker() {
         // experiments.md "plain docker inspect": the daemon's JSON kept as received.
-        let doc = "{\"Id\":\"x\",\"Custom\":\"yes\",\"State\":{\"Status\":\"running\"}}\n".to_string();
+        let doc =
+            "{\"Id\":\"x\",\"Custom\":\"yes\",\"State\":{\"Status\":\"running\"}}\n".to_string();
         assert_eq!(
             as_array(&[doc]),
             "[\n    {\n        \"Id\": \"x\",\n        \"Custom\": \"yes\",\n        \"State\": {\n            \"Status\": \"running\"\n        }\n    }\n]\n"
         );
         assert_eq!(as_array(&[]), "[]\n");
         let two = as_array(&["{\"a\":1}".into(), "{\"b\":[]}".into()]);
-        assert_eq!(two, "[\n    {\n        \"a\": 1\n    },\n    {\n        \"b\": []\n    }\n]\n");
+        assert_eq!(
+            two,
+            "[\n    {\n        \"a\": 1\n    },\n    {\n        \"b\": []\n    }\n]\n"
+        );
     }
 
     #[test]
     fn formats_each_document() {
         // transcripts/inspect-format.md, inspect-generic-image.md
         let c = r#"{"Id":"8a6e","Name":"/cap-web2","State":{"Status":"running","ExitCode":0},"Config":{"Image":"capture/busybox","Cmd":["sh"]}}"#;
-        assert_eq!(formatted("{{.State.Status}} {{.Name}}", &[c.into()]).unwrap(), "running /cap-web2\n");
-        assert_eq!(formatted("{{.State.ExitCode}} {{.State.Status}}", &[c.into()]).unwrap(), "0 running\n");
-        assert_eq!(formatted("{{json .Config.Cmd}} {{.Config.Image}}", &[c.into(), c.into()]).unwrap(), "[\"sh\"] capture/busybox\n[\"sh\"] capture/busybox\n");
-        assert!(formatted("{{.State.Status", &[c.into()]).unwrap_err().message.starts_with("template parsing error"));
+        assert_eq!(
+            formatted("{{.State.Status}} {{.Name}}", &[c.into()]).unwrap(),
+            "running /cap-web2\n"
+        );
+        assert_eq!(
+            formatted("{{.State.ExitCode}} {{.State.Status}}", &[c.into()]).unwrap(),
+            "0 running\n"
+        );
+        assert_eq!(
+            formatted(
+                "{{json .Config.Cmd}} {{.Config.Image}}",
+                &[c.into(), c.into()]
+            )
+            .unwrap(),
+            "[\"sh\"] capture/busybox\n[\"sh\"] capture/busybox\n"
+        );
+        assert!(formatted("{{.State.Status", &[c.into()])
+            .unwrap_err()
+            .message
+            .starts_with("template parsing error"));
     }
 }

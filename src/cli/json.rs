@@ -20,7 +20,10 @@ pub enum Json {
 
 impl Json {
     pub fn parse(text: &str) -> Result<Json> {
-        let mut p = Parser { b: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            b: text.as_bytes(),
+            i: 0,
+        };
         p.ws();
         let v = p.value()?;
         p.ws();
@@ -45,9 +48,11 @@ impl Json {
             serde_json::Value::Number(n) => Json::Num(n.to_string()),
             serde_json::Value::String(s) => Json::Str(s.clone()),
             serde_json::Value::Array(a) => Json::Arr(a.iter().map(Json::from_serde).collect()),
-            serde_json::Value::Object(o) => {
-                Json::Obj(o.iter().map(|(k, v)| (k.clone(), Json::from_serde(v))).collect())
-            }
+            serde_json::Value::Object(o) => Json::Obj(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Json::from_serde(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -55,6 +60,21 @@ impl Json {
     pub fn to_compact(&self) -> String {
         let mut out = String::new();
         self.write_compact(&mut out);
+        out
+    }
+
+    /// Go's `json.Marshal`, which escapes `<`, `>` and `&` (docker's formatter contexts
+    /// marshal themselves this way for `--format json`).
+    pub fn to_compact_html(&self) -> String {
+        let mut out = String::new();
+        for c in self.to_compact().chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                c => out.push(c),
+            }
+        }
         out
     }
 
@@ -199,11 +219,15 @@ impl Parser<'_> {
                 let start = self.i;
                 self.i += 1;
                 while self.i < self.b.len()
-                    && matches!(self.b[self.i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                    && matches!(
+                        self.b[self.i],
+                        b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
+                    )
                 {
                     self.i += 1;
                 }
-                let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| self.err("bad number"))?;
+                let text = std::str::from_utf8(&self.b[start..self.i])
+                    .map_err(|_| self.err("bad number"))?;
                 if text.parse::<f64>().is_err() {
                     return Err(self.err("bad number"));
                 }
@@ -214,7 +238,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32> {
-        let h = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("short \\u escape"))?;
+        let h = self
+            .b
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.err("short \\u escape"))?;
         let s = std::str::from_utf8(h).map_err(|_| self.err("bad \\u escape"))?;
         let v = u32::from_str_radix(s, 16).map_err(|_| self.err("bad \\u escape"))?;
         self.i += 4;
@@ -225,12 +252,18 @@ impl Parser<'_> {
         self.i += 1; // the opening quote
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let c = *self.b.get(self.i).ok_or_else(|| self.err("unterminated string"))?;
+            let c = *self
+                .b
+                .get(self.i)
+                .ok_or_else(|| self.err("unterminated string"))?;
             self.i += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let e = *self.b.get(self.i).ok_or_else(|| self.err("unterminated string"))?;
+                    let e = *self
+                        .b
+                        .get(self.i)
+                        .ok_or_else(|| self.err("unterminated string"))?;
                     self.i += 1;
                     let ch = match e {
                         b'"' => '"',
@@ -342,20 +375,33 @@ mod tests {
     fn parse_keeps_order_and_number_text() {
         let v = Json::parse(r#"{"b":1,"a":[true,null,"x\u003ey"],"c":{"d":-1.5e3}}"#).unwrap();
         let Json::Obj(fields) = &v else { panic!() };
-        assert_eq!(fields.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["b", "a", "c"]);
+        assert_eq!(
+            fields.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["b", "a", "c"]
+        );
         assert_eq!(v.get("b"), Some(&Json::Num("1".into())));
         assert_eq!(v.get("a").unwrap().to_compact(), r#"[true,null,"x>y"]"#);
-        assert_eq!(v.to_compact(), r#"{"b":1,"a":[true,null,"x>y"],"c":{"d":-1.5e3}}"#);
+        assert_eq!(
+            v.to_compact(),
+            r#"{"b":1,"a":[true,null,"x>y"],"c":{"d":-1.5e3}}"#
+        );
         assert!(Json::parse("{").is_err());
         assert!(Json::parse("[1,]").is_err());
         assert!(Json::parse("1 2").is_err());
-        assert_eq!(Json::parse(r#""\ud83d\ude00\n""#).unwrap(), Json::Str("😀\n".into()));
+        assert_eq!(
+            Json::parse(r#""\ud83d\ude00\n""#).unwrap(),
+            Json::Str("😀\n".into())
+        );
     }
 
     #[test]
     fn compact_escapes_like_go_without_html_escaping() {
         let v = Json::Str("a\"b\\c\n\u{1}<&>".into());
         assert_eq!(v.to_compact(), r#""a\"b\\c\n\u0001<&>""#);
+        assert_eq!(
+            v.to_compact_html(),
+            r#""a\"b\\c\n\u0001\u003c\u0026\u003e""#
+        );
     }
 
     #[test]

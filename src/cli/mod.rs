@@ -10,11 +10,14 @@ mod container;
 mod create;
 mod format;
 mod images;
+mod import;
 mod inspect;
 mod json;
 mod opts;
 mod ps;
+mod rmi;
 mod run;
+mod run_args;
 mod session;
 mod stream;
 mod system;
@@ -25,8 +28,8 @@ mod template_parse;
 mod units;
 
 use crate::client::{Addr, Client};
-use args::FlagSpec;
 use argh::{EarlyExit, FromArgs};
+use args::FlagSpec;
 
 /// What every command works with: where the daemon is and a keep-alive client for calls
 /// made one after another (calls that overlap make their own from `addr`).
@@ -35,12 +38,24 @@ pub struct Cli {
     pub client: Client,
 }
 
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+}
+
 /// docker's usage line for each command and how many arguments it takes (min, max).
 const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
     ("attach", "[OPTIONS] CONTAINER", 1, Some(1)),
     ("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", 1, None),
     ("images", "[OPTIONS] [REPOSITORY[:TAG]]", 0, Some(1)),
-    ("import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", 1, Some(2)),
+    (
+        "import",
+        "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        1,
+        Some(2),
+    ),
     ("info", "[OPTIONS]", 0, Some(0)),
     ("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", 1, None),
     ("kill", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
@@ -72,7 +87,11 @@ fn classic<'a>(path: &[&'a str]) -> &'a str {
 }
 
 fn usage_line(path: &[&str]) -> String {
-    let usage = USAGE.iter().find(|u| u.0 == classic(path)).map(|u| u.1).unwrap_or("[OPTIONS]");
+    let usage = USAGE
+        .iter()
+        .find(|u| u.0 == classic(path))
+        .map(|u| u.1)
+        .unwrap_or("[OPTIONS]");
     format!("Usage:  {} {usage}", path.join(" "))
 }
 
@@ -88,7 +107,10 @@ fn count_error(path: &[&str], n: usize) -> Option<String> {
         Some(m) if n > m => (format!("requires at most {m} {}", args(m)), "See"),
         _ => return None,
     };
-    Some(format!("berth: '{cmd}' {what}\n\n{}\n\n{see} '{cmd} --help' for more information", usage_line(path)))
+    Some(format!(
+        "berth: '{cmd}' {what}\n\n{}\n\n{see} '{cmd} --help' for more information",
+        usage_line(path)
+    ))
 }
 
 /// docker's words for a flag argh refused.
@@ -96,7 +118,8 @@ fn flag_message(argh_output: &str) -> String {
     let first = argh_output.lines().next().unwrap_or("").trim();
     let arg_of = |rest: &str| -> String {
         let r = rest.split(". Did you mean").next().unwrap_or(rest);
-        r.trim_matches(|c| c == '"' || c == '\'' || c == '.').to_string()
+        r.trim_matches(|c| c == '"' || c == '\'' || c == '.')
+            .to_string()
     };
     let flag_words = |f: &str| match f.strip_prefix("--") {
         Some(_) => f.to_string(),
@@ -126,7 +149,10 @@ fn flag_message(argh_output: &str) -> String {
 /// Prints a flag error the way docker does (with the usage line) and gives 125.
 pub fn flag_error(path: &[&str], message: &str) -> i32 {
     let cmd = path.join(" ");
-    eprintln!("{message}\n\n{}\n\nRun '{cmd} --help' for more information", usage_line(path));
+    eprintln!(
+        "{message}\n\n{}\n\nRun '{cmd} --help' for more information",
+        usage_line(path)
+    );
     125
 }
 
@@ -138,7 +164,10 @@ pub fn parse<T: FromArgs>(path: &[&str], words: &[&str], spec: &FlagSpec) -> Res
     let flags: Vec<&String> = norm.iter().take_while(|w| *w != "--").collect();
     let help = flags.iter().any(|w| *w == "--help");
     // An option missing its value is argh's to report ("flag needs an argument").
-    let dangling = flags.len() == norm.len() && flags.last().is_some_and(|w| spec.options.contains(&w.as_str()));
+    let dangling = flags.len() == norm.len()
+        && flags
+            .last()
+            .is_some_and(|w| spec.options.contains(&w.as_str()));
     if !help && !dangling {
         if let Some(msg) = count_error(path, args::positional_count(&norm, spec)) {
             eprintln!("{msg}");
@@ -148,11 +177,17 @@ pub fn parse<T: FromArgs>(path: &[&str], words: &[&str], spec: &FlagSpec) -> Res
     let refs: Vec<&str> = norm.iter().map(String::as_str).collect();
     match T::from_args(path, &refs) {
         Ok(t) => Ok(t),
-        Err(EarlyExit { output, status: Ok(()) }) => {
+        Err(EarlyExit {
+            output,
+            status: Ok(()),
+        }) => {
             println!("{output}");
             Err(0)
         }
-        Err(EarlyExit { output, status: Err(()) }) => Err(flag_error(path, &flag_message(&output))),
+        Err(EarlyExit {
+            output,
+            status: Err(()),
+        }) => Err(flag_error(path, &flag_message(&output))),
     }
 }
 
@@ -176,7 +211,10 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if a.starts_with("--") => (f, Some(v.to_string())),
             _ => match a {
-                _ if a.len() > 2 && !a.starts_with("--") && matches!(&a[..2], "-H" | "-l" | "-c") => {
+                _ if a.len() > 2
+                    && !a.starts_with("--")
+                    && matches!(&a[..2], "-H" | "-l" | "-c") =>
+                {
                     (&a[..2], Some(a[2..].trim_start_matches('=').to_string()))
                 }
                 _ => (a, None),
@@ -187,7 +225,9 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
                 return Ok(v.clone());
             }
             *i += 1;
-            args.get(*i).cloned().ok_or_else(|| format!("flag needs an argument: {flag}"))
+            args.get(*i)
+                .cloned()
+                .ok_or_else(|| format!("flag needs an argument: {flag}"))
         };
         match flag {
             "-H" | "--host" => g.host = Some(value(&mut i)?),
@@ -205,12 +245,21 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
 }
 
 const COMMANDS: &[(&str, &str)] = &[
-    ("attach", "Attach local standard input, output, and error streams to a running container"),
+    (
+        "attach",
+        "Attach local standard input, output, and error streams to a running container",
+    ),
     ("create", "Create a new container"),
     ("images", "List images"),
-    ("import", "Import the contents from a tarball to create a filesystem image"),
+    (
+        "import",
+        "Import the contents from a tarball to create a filesystem image",
+    ),
     ("info", "Display system-wide information"),
-    ("inspect", "Return low-level information on containers or images"),
+    (
+        "inspect",
+        "Return low-level information on containers or images",
+    ),
     ("kill", "Kill one or more running containers"),
     ("logs", "Fetch the logs of a container"),
     ("ps", "List containers"),
@@ -221,13 +270,21 @@ const COMMANDS: &[(&str, &str)] = &[
     ("run", "Create and run a new container from an image"),
     ("start", "Start one or more stopped containers"),
     ("stop", "Stop one or more running containers"),
-    ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    (
+        "tag",
+        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    ),
     ("version", "Show the berth version information"),
-    ("wait", "Block until one or more containers stop, then print their exit codes"),
+    (
+        "wait",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
 ];
 
-const CONTAINER_SUBS: &[&str] =
-    &["attach", "create", "inspect", "kill", "logs", "ls", "rename", "restart", "rm", "run", "start", "stop", "wait"];
+const CONTAINER_SUBS: &[&str] = &[
+    "attach", "create", "inspect", "kill", "logs", "ls", "rename", "restart", "rm", "run", "start",
+    "stop", "wait",
+];
 const IMAGE_SUBS: &[&str] = &["import", "inspect", "ls", "rm", "tag"];
 
 fn usage() -> String {
@@ -251,7 +308,9 @@ fn management_usage(group: &str, subs: &[&str]) -> String {
     for sub in subs {
         s.push_str(&format!("  {sub}\n"));
     }
-    s.push_str(&format!("\nRun 'berth {group} COMMAND --help' for more information on a command.\n"));
+    s.push_str(&format!(
+        "\nRun 'berth {group} COMMAND --help' for more information on a command.\n"
+    ));
     s
 }
 
@@ -265,7 +324,11 @@ pub fn main(argv: &[String]) -> i32 {
         }
     };
     if g.version {
-        println!("berth version {}, build {}", crate::version::VERSION, crate::version::GIT_COMMIT);
+        println!(
+            "berth version {}, build {}",
+            crate::version::VERSION,
+            crate::version::GIT_COMMIT
+        );
         return 0;
     }
     let Some(cmd) = args.get(at).map(String::as_str).filter(|_| !g.help) else {
@@ -276,7 +339,11 @@ pub fn main(argv: &[String]) -> i32 {
     // The management forms map onto the classic commands.
     let (name, path, words): (&str, Vec<&str>, &[&str]) = match cmd {
         "container" | "image" => {
-            let subs = if cmd == "container" { CONTAINER_SUBS } else { IMAGE_SUBS };
+            let subs = if cmd == "container" {
+                CONTAINER_SUBS
+            } else {
+                IMAGE_SUBS
+            };
             match rest.first() {
                 None | Some(&"--help") | Some(&"help") => {
                     print!("{}", management_usage(cmd, subs));
@@ -317,13 +384,16 @@ pub fn main(argv: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut cli = Cli { client: Client::new(addr.clone()), addr };
+    let mut cli = Cli {
+        client: Client::new(addr.clone()),
+        addr,
+    };
     let c = &mut cli;
     match name {
         "attach" => container::attach(c, &path, words),
         "create" => run::create(c, &path, words),
         "images" => images::images(c, &path, words),
-        "import" => images::import(c, &path, words),
+        "import" => import::import(c, &path, words),
         "info" => system::info(c, &path, words),
         "inspect" => inspect::inspect(c, &path, words, None),
         "container-inspect" => inspect::inspect(c, &path, words, Some("container")),
@@ -334,11 +404,11 @@ pub fn main(argv: &[String]) -> i32 {
         "rename" => container::rename(c, &path, words),
         "restart" => container::restart(c, &path, words),
         "rm" => container::rm(c, &path, words),
-        "rmi" => images::rmi(c, &path, words),
+        "rmi" => rmi::rmi(c, &path, words),
         "run" => run::run(c, &path, words),
         "start" => container::start(c, &path, words),
         "stop" => container::stop(c, &path, words),
-        "tag" => images::tag(c, &path, words),
+        "tag" => rmi::tag(c, &path, words),
         "version" => system::version(c, &path, words),
         "wait" => container::wait(c, &path, words),
         _ => unreachable!("checked against COMMANDS above"),
@@ -357,9 +427,24 @@ mod tests {
     fn global_options() {
         let (gl, at) = g(&["-H", "unix:///tmp/b.sock", "ps", "-a"]).unwrap();
         assert_eq!((gl.host.as_deref(), at), (Some("unix:///tmp/b.sock"), 2));
-        assert_eq!(g(&["--host=tcp://1.2.3.4:5", "ps"]).unwrap().0.host.as_deref(), Some("tcp://1.2.3.4:5"));
-        assert_eq!(g(&["-Hunix:///x", "ps"]).unwrap().0.host.as_deref(), Some("unix:///x"));
-        assert_eq!(g(&["-D", "-l", "debug", "--log-level=info", "ps"]).unwrap().1, 4);
+        assert_eq!(
+            g(&["--host=tcp://1.2.3.4:5", "ps"])
+                .unwrap()
+                .0
+                .host
+                .as_deref(),
+            Some("tcp://1.2.3.4:5")
+        );
+        assert_eq!(
+            g(&["-Hunix:///x", "ps"]).unwrap().0.host.as_deref(),
+            Some("unix:///x")
+        );
+        assert_eq!(
+            g(&["-D", "-l", "debug", "--log-level=info", "ps"])
+                .unwrap()
+                .1,
+            4
+        );
         assert!(g(&["-v"]).unwrap().0.version);
         assert!(g(&["--help"]).unwrap().0.help);
         assert_eq!(g(&["--bogus", "ps"]).unwrap_err(), "unknown flag: --bogus");
@@ -369,19 +454,29 @@ mod tests {
 
     #[test]
     fn every_command_has_help_and_rejects_bad_flags() {
-        use container::{AttachArgs, KillArgs, LogsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, WaitArgs};
+        use container::{
+            AttachArgs, KillArgs, LogsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, WaitArgs,
+        };
         fn check<T: FromArgs>(name: &str) {
-            let help = T::from_args(&["berth", name], &["--help"]).err().expect("help");
-            assert!(help.status.is_ok() && help.output.contains("Usage: berth"), "{name}: {}", help.output);
-            let bad = T::from_args(&["berth", name], &["--bogus"]).err().expect("bad flag");
+            let help = T::from_args(&["berth", name], &["--help"])
+                .err()
+                .expect("help");
+            assert!(
+                help.status.is_ok() && help.output.contains("Usage: berth"),
+                "{name}: {}",
+                help.output
+            );
+            let bad = T::from_args(&["berth", name], &["--bogus"])
+                .err()
+                .expect("bad flag");
             assert!(bad.status.is_err(), "{name}");
         }
-        check::<create::RunArgs>("run");
+        check::<run_args::RunArgs>("run");
         check::<ps::PsArgs>("ps");
         check::<images::ImagesArgs>("images");
-        check::<images::ImportArgs>("import");
-        check::<images::RmiArgs>("rmi");
-        check::<images::TagArgs>("tag");
+        check::<import::ImportArgs>("import");
+        check::<rmi::RmiArgs>("rmi");
+        check::<rmi::TagArgs>("tag");
         check::<inspect::InspectArgs>("inspect");
         check::<system::FormatArgs>("version");
         check::<StartArgs>("start");
@@ -405,20 +500,41 @@ mod tests {
             count_error(&["berth", "start"], 0).unwrap(),
             "berth: 'berth start' requires at least 1 argument\n\nUsage:  berth start [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth start --help' for more information"
         );
-        assert!(count_error(&["berth", "rename"], 1).unwrap().starts_with("berth: 'berth rename' requires 2 arguments\n"));
-        assert!(count_error(&["berth", "logs"], 2).unwrap().starts_with("berth: 'berth logs' requires 1 argument\n"));
-        assert!(count_error(&["berth", "container", "ls"], 1).unwrap().contains("Usage:  berth container ls [OPTIONS]"));
+        assert!(count_error(&["berth", "rename"], 1)
+            .unwrap()
+            .starts_with("berth: 'berth rename' requires 2 arguments\n"));
+        assert!(count_error(&["berth", "logs"], 2)
+            .unwrap()
+            .starts_with("berth: 'berth logs' requires 1 argument\n"));
+        assert!(count_error(&["berth", "container", "ls"], 1)
+            .unwrap()
+            .contains("Usage:  berth container ls [OPTIONS]"));
         assert_eq!(count_error(&["berth", "import"], 2), None);
         assert!(count_error(&["berth", "import"], 3).is_some());
     }
 
     #[test]
     fn flag_errors_in_docker_words() {
-        assert_eq!(flag_message("Unrecognized argument: --bogus\n"), "unknown flag: --bogus");
-        assert_eq!(flag_message("Unrecognized argument: -z\n"), "unknown shorthand flag: 'z' in -z");
-        assert_eq!(flag_message("Unrecognized argument: \"-z\"\n"), "unknown shorthand flag: 'z' in -z");
-        assert_eq!(flag_message("No value provided for option '-n'.\n"), "flag needs an argument: 'n' in -n");
-        assert_eq!(flag_message("No value provided for option '--name'.\n"), "flag needs an argument: --name");
+        assert_eq!(
+            flag_message("Unrecognized argument: --bogus\n"),
+            "unknown flag: --bogus"
+        );
+        assert_eq!(
+            flag_message("Unrecognized argument: -z\n"),
+            "unknown shorthand flag: 'z' in -z"
+        );
+        assert_eq!(
+            flag_message("Unrecognized argument: \"-z\"\n"),
+            "unknown shorthand flag: 'z' in -z"
+        );
+        assert_eq!(
+            flag_message("No value provided for option '-n'.\n"),
+            "flag needs an argument: 'n' in -n"
+        );
+        assert_eq!(
+            flag_message("No value provided for option '--name'.\n"),
+            "flag needs an argument: --name"
+        );
         assert_eq!(
             flag_message("Error parsing option '-t' with value 'x': invalid digit found in string\n"),
             "invalid argument \"x\" for \"-t\" flag: strconv.ParseInt: parsing \"x\": invalid syntax"

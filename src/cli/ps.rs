@@ -44,13 +44,24 @@ pub struct PsArgs {
 }
 
 pub const PS_SPEC: FlagSpec = FlagSpec {
-    switches: &["-a", "--all", "-q", "--quiet", "--no-trunc", "-l", "--latest", "-s", "--size"],
+    switches: &[
+        "-a",
+        "--all",
+        "-q",
+        "--quiet",
+        "--no-trunc",
+        "-l",
+        "--latest",
+        "-s",
+        "--size",
+    ],
     options: &["-n", "--last", "-f", "--filter", "--format"],
     stop_at_positional: false,
     aliases: &[],
 };
 
-const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// `--filter k=v` flags as the JSON map of booleans docker sends (keys sorted).
 pub fn filters_json(filters: &[String]) -> Result<Option<String>, String> {
@@ -59,8 +70,12 @@ pub fn filters_json(filters: &[String]) -> Result<Option<String>, String> {
     }
     let mut m: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     for f in filters {
-        let (k, v) = f.split_once('=').ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
-        m.entry(k.trim().to_lowercase()).or_default().insert(v.to_string(), true);
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| format!("bad format of filter (expected name=value): {f}"))?;
+        m.entry(k.trim().to_lowercase())
+            .or_default()
+            .insert(v.to_string(), true);
     }
     Ok(Some(serde_json::to_string(&m).unwrap_or_default()))
 }
@@ -91,12 +106,18 @@ pub fn ps(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     let mut format = a.format.clone().unwrap_or_default();
     if a.quiet {
         if !format.is_empty() {
-            eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+            eprintln!(
+                "WARNING: Ignoring custom format, because both --format and --quiet are set."
+            );
         }
         format = "{{.ID}}".into();
     }
     let size = a.size || format.contains(".Size");
-    let default = if a.size { format!("{DEFAULT_TABLE}\t{{{{.Size}}}}") } else { DEFAULT_TABLE.to_string() };
+    let default = if a.size {
+        format!("{DEFAULT_TABLE}\t{{{{.Size}}}}")
+    } else {
+        DEFAULT_TABLE.to_string()
+    };
     let q = match ps_query(&a, size) {
         Ok(q) => q,
         Err(e) => {
@@ -112,11 +133,15 @@ pub fn ps(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         }
     };
     let now = crate::util::time::now_nanos() / 1_000_000_000;
-    let rows: Vec<Row> =
-        list.as_array().into_iter().flatten().map(|c| container_row(c, !a.no_trunc, now)).collect();
+    let rows: Vec<Row> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| container_row(c, !a.no_trunc, now))
+        .collect();
     match format::render(&format, &default, &rows, &header()) {
         Ok(out) => {
-            print!("{out}");
+            super::out(&out);
             0
         }
         Err(e) => {
@@ -145,12 +170,19 @@ fn header() -> Json {
         ("Networks", "NETWORKS"),
         ("Platform", "PLATFORM"),
     ];
-    Json::Obj(pairs.iter().map(|(k, v)| (k.to_string(), Json::Str(v.to_string()))).collect())
+    Json::Obj(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Json::Str(v.to_string())))
+            .collect(),
+    )
 }
 
 /// The familiar form of a reference: "docker.io/library/busybox:latest" → "busybox:latest".
 pub fn familiar(r: &str) -> &str {
-    r.strip_prefix("docker.io/library/").or_else(|| r.strip_prefix("docker.io/")).unwrap_or(r)
+    r.strip_prefix("docker.io/library/")
+        .or_else(|| r.strip_prefix("docker.io/"))
+        .unwrap_or(r)
 }
 
 fn image_column(c: &Value, trunc: bool) -> String {
@@ -199,12 +231,14 @@ pub fn display_ports(ports: &[Value]) -> String {
             proto: p["Type"].as_str().unwrap_or("").to_string(),
         })
         .collect();
-    ps.sort_by(|a, b| (a.private, &a.ip, a.public, &a.proto).cmp(&(b.private, &b.ip, b.public, &b.proto)));
+    ps.sort_by(|a, b| {
+        (a.private, &a.ip, a.public, &a.proto).cmp(&(b.private, &b.ip, b.public, &b.proto))
+    });
     let mut groups: Vec<(String, u64, u64)> = Vec::new(); // (key, first, last), in first-seen order
     let mut result = Vec::new();
     let mut mappings = Vec::new();
     let form = |key: &str, first: u64, last: u64| -> String {
-        let (ip, proto) = key.rsplit_once('/').map(|(i, p)| (i, p)).unwrap_or(("", key));
+        let (ip, proto) = key.rsplit_once('/').unwrap_or(("", key));
         let mut g = first.to_string();
         if first != last {
             g = format!("{g}-{last}");
@@ -219,7 +253,12 @@ pub fn display_ports(ports: &[Value]) -> String {
         let mut key = p.proto.clone();
         if !p.ip.is_empty() {
             if p.public != p.private {
-                mappings.push(format!("{}->{}/{}", join_host_port(&p.ip, &p.public.to_string()), p.private, p.proto));
+                mappings.push(format!(
+                    "{}->{}/{}",
+                    join_host_port(&p.ip, &p.public.to_string()),
+                    p.private,
+                    p.proto
+                ));
                 continue;
             }
             key = format!("{}/{}", p.ip, p.proto);
@@ -244,14 +283,23 @@ pub fn display_ports(ports: &[Value]) -> String {
 /// One container as docker's formatter shows it.
 pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
     let id = c["Id"].as_str().unwrap_or("");
-    let id = if trunc { id.chars().take(12).collect() } else { id.to_string() };
+    let id = if trunc {
+        id.chars().take(12).collect()
+    } else {
+        id.to_string()
+    };
     let mut command = c["Command"].as_str().unwrap_or("").to_string();
     if trunc {
         command = ellipsis(&command, 20);
     }
     let created = c["Created"].as_i64().unwrap_or(0);
-    let mut names: Vec<String> =
-        c["Names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).map(|n| n.chars().skip(1).collect()).collect();
+    let mut names: Vec<String> = c["Names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str())
+        .map(|n| n.chars().skip(1).collect())
+        .collect();
     if trunc {
         if let Some(n) = names.iter().find(|n| !n.contains('/')) {
             names = vec![n.clone()];
@@ -269,7 +317,11 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
         .into_iter()
         .flatten()
         .map(|m| {
-            let name = m["Name"].as_str().filter(|n| !n.is_empty()).or(m["Source"].as_str()).unwrap_or("");
+            let name = m["Name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .or(m["Source"].as_str())
+                .unwrap_or("");
             if trunc {
                 ellipsis(name, 15)
             } else {
@@ -277,13 +329,27 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
             }
         })
         .collect();
-    let local = c["Mounts"].as_array().into_iter().flatten().filter(|m| m["Driver"] == "local").count();
-    let mut networks: Vec<String> = c["NetworkSettings"]["Networks"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+    let local = c["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["Driver"] == "local")
+        .count();
+    let mut networks: Vec<String> = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
     networks.sort();
     let size_rw = c["SizeRw"].as_i64().unwrap_or(0);
     let size_root = c["SizeRootFs"].as_i64().unwrap_or(0);
     let size = if size_root > 0 {
-        format!("{} (virtual {})", human_size(size_rw), human_size(size_root))
+        format!(
+            "{} (virtual {})",
+            human_size(size_rw),
+            human_size(size_root)
+        )
     } else {
         human_size(size_rw)
     };
@@ -293,17 +359,35 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
         ("CreatedAt".into(), s(go_time_string(created))),
         ("ID".into(), s(id)),
         ("Image".into(), s(image_column(c, trunc))),
-        ("Labels".into(), s(labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))),
+        (
+            "Labels".into(),
+            s(labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")),
+        ),
         ("LocalVolumes".into(), s(local.to_string())),
         ("Mounts".into(), s(mounts.join(","))),
         ("Names".into(), s(names.join(","))),
         ("Networks".into(), s(networks.join(","))),
         ("Platform".into(), Json::Null),
-        ("Ports".into(), s(display_ports(c["Ports"].as_array().map(Vec::as_slice).unwrap_or(&[])))),
+        (
+            "Ports".into(),
+            s(display_ports(
+                c["Ports"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+            )),
+        ),
         ("RunningFor".into(), s(ago(created, now))),
         ("Size".into(), s(size)),
-        ("State".into(), s(c["State"].as_str().unwrap_or("").to_string())),
-        ("Status".into(), s(c["Status"].as_str().unwrap_or("").to_string())),
+        (
+            "State".into(),
+            s(c["State"].as_str().unwrap_or("").to_string()),
+        ),
+        (
+            "Status".into(),
+            s(c["Status"].as_str().unwrap_or("").to_string()),
+        ),
     ]);
     let methods = Json::Obj(vec![(
         "Label".into(),
@@ -318,7 +402,12 @@ mod tests {
     use serde_json::json;
 
     fn table(list: Value, now: i64, format: &str) -> String {
-        let rows: Vec<Row> = list.as_array().unwrap().iter().map(|c| container_row(c, true, now)).collect();
+        let rows: Vec<Row> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| container_row(c, true, now))
+            .collect();
         format::render(format, DEFAULT_TABLE, &rows, &header()).unwrap()
     }
 
@@ -365,16 +454,37 @@ mod tests {
             table(json!([{"Id": "abc", "Names": ["/web"], "Image": "busybox"}]), now, ""),
             "CONTAINER ID   IMAGE     COMMAND   CREATED        STATUS    PORTS     NAMES\nabc            busybox   \"\"        56 years ago                       web\n"
         );
-        let rows = [container_row(&json!({"Id": "x", "Names": ["/a/b", "/c"]}), true, now)];
-        assert_eq!(format::render("{{.Names}}", "", &rows, &header()).unwrap(), "c\n");
+        let rows = [container_row(
+            &json!({"Id": "x", "Names": ["/a/b", "/c"]}),
+            true,
+            now,
+        )];
+        assert_eq!(
+            format::render("{{.Names}}", "", &rows, &header()).unwrap(),
+            "c\n"
+        );
     }
 
     #[test]
     fn ports_like_docker() {
         let p = |ip: &str, private: u64, public: u64, t: &str| json!({"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": t});
-        assert_eq!(display_ports(&[p("0.0.0.0", 8080, 80, "tcp")]), "0.0.0.0:80->8080/tcp");
-        assert_eq!(display_ports(&[p("", 80, 0, "tcp"), p("", 81, 0, "tcp"), p("", 82, 0, "tcp"), p("", 53, 0, "udp")]), "53/udp, 80-82/tcp");
-        assert_eq!(display_ports(&[p("0.0.0.0", 80, 80, "tcp"), p("::", 80, 80, "tcp")]), "0.0.0.0:80->80/tcp, [::]:80->80/tcp");
+        assert_eq!(
+            display_ports(&[p("0.0.0.0", 8080, 80, "tcp")]),
+            "0.0.0.0:80->8080/tcp"
+        );
+        assert_eq!(
+            display_ports(&[
+                p("", 80, 0, "tcp"),
+                p("", 81, 0, "tcp"),
+                p("", 82, 0, "tcp"),
+                p("", 53, 0, "udp")
+            ]),
+            "53/udp, 80-82/tcp"
+        );
+        assert_eq!(
+            display_ports(&[p("0.0.0.0", 80, 80, "tcp"), p("::", 80, 80, "tcp")]),
+            "0.0.0.0:80->80/tcp, [::]:80->80/tcp"
+        );
         assert_eq!(display_ports(&[]), "");
     }
 
@@ -382,8 +492,14 @@ mod tests {
     fn filters_as_docker_sends_them() {
         let f = |v: &[&str]| filters_json(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(f(&[]).unwrap(), None);
-        assert_eq!(f(&["status=exited", "name=cap-"]).unwrap().unwrap(), r#"{"name":{"cap-":true},"status":{"exited":true}}"#);
-        assert_eq!(f(&["label=cap.test=1", "name=cap-"]).unwrap().unwrap(), r#"{"label":{"cap.test=1":true},"name":{"cap-":true}}"#);
+        assert_eq!(
+            f(&["status=exited", "name=cap-"]).unwrap().unwrap(),
+            r#"{"name":{"cap-":true},"status":{"exited":true}}"#
+        );
+        assert_eq!(
+            f(&["label=cap.test=1", "name=cap-"]).unwrap().unwrap(),
+            r#"{"label":{"cap.test=1":true},"name":{"cap-":true}}"#
+        );
         assert!(f(&["bogus"]).is_err());
     }
 }

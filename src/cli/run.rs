@@ -5,7 +5,8 @@
 //! "berth: <error>" with docker's help hint and exit 125, 126 or 127 (README (h)).
 
 use super::api::{self, query};
-use super::create::{self, RunArgs, RUN_SPEC};
+use super::create;
+use super::run_args::{RunArgs, RUN_SPEC};
 use super::session::{self, Attach, Failed, Then, Wait};
 use super::stream;
 use super::{flag_error, parse, Cli};
@@ -16,7 +17,10 @@ use std::io::{self, BufReader, IsTerminal};
 
 /// How docker reports a failed `run` (and a bad `create` flag): on stderr, with a hint.
 fn report(cmd: &str, e: &Error) {
-    eprintln!("berth: {}\n\nRun 'berth {cmd} --help' for more information", e.message);
+    eprintln!(
+        "berth: {}\n\nRun 'berth {cmd} --help' for more information",
+        e.message
+    );
 }
 
 /// A flag value docker refuses before calling the daemon: with the usage for bad values
@@ -42,7 +46,11 @@ fn run_failed(e: &Error) -> i32 {
 fn build(a: &RunArgs, run: bool) -> Result<(Value, Vec<(&'static str, String)>)> {
     let lookup = |k: &str| std::env::var(k).ok();
     let read_file = |p: &str| std::fs::read_to_string(p).ctx(|| format!("open {p}"));
-    let env = create::Env { lookup: &lookup, read_file: &read_file, console: session::console_size() };
+    let env = create::Env {
+        lookup: &lookup,
+        read_file: &read_file,
+        console: session::console_size(),
+    };
     create::build(a, run, &env)
 }
 
@@ -78,7 +86,13 @@ pub fn run(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         sig_proxy: !a.no_sig_proxy,
     };
     let condition = if a.rm { "removed" } else { "next-exit" };
-    match session::session(&cli.addr, &id, &attach, Wait::Condition(Some(condition)), Then::Start) {
+    match session::session(
+        &cli.addr,
+        &id,
+        &attach,
+        Wait::Condition(Some(condition)),
+        Then::Start,
+    ) {
         Ok(code) => code,
         Err(Failed::Start(e)) => run_failed(&e),
         Err(Failed::Other(e)) => {
@@ -115,7 +129,12 @@ pub fn create(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
 
 /// `POST /containers/create`, pulling the image first when the daemon does not have it.
 /// Prints the daemon's warnings; writes `--cidfile`.
-fn create_container(cli: &mut Cli, a: &RunArgs, body: &Value, q: &[(&'static str, String)]) -> Result<String> {
+fn create_container(
+    cli: &mut Cli,
+    a: &RunArgs,
+    body: &Value,
+    q: &[(&'static str, String)],
+) -> Result<String> {
     if let Some(f) = &a.cidfile {
         if std::path::Path::new(f).exists() {
             return Err(Error::conflict(format!(
@@ -125,15 +144,24 @@ fn create_container(cli: &mut Cli, a: &RunArgs, body: &Value, q: &[(&'static str
     }
     let policy = a.pull.as_deref().unwrap_or("missing");
     if !matches!(policy, "missing" | "always" | "never") {
-        return Err(Error::invalid(format!("invalid pull option: '{policy}': must be one of \"always\", \"missing\" or \"never\"")));
+        return Err(Error::invalid(format!(
+            "invalid pull option: '{policy}': must be one of \"always\", \"missing\" or \"never\""
+        )));
     }
     if policy == "always" {
         pull(cli, &a.image, a.platform.as_deref())?;
     }
-    let mut bytes = serde_json::to_vec(body).map_err(|e| Error::system(format!("encode the create request: {e}")))?;
+    let mut bytes = serde_json::to_vec(body)
+        .map_err(|e| Error::system(format!("encode the create request: {e}")))?;
     bytes.push(b'\n');
     let path = format!("/containers/create{}", query(q));
-    let resp = match api::call(&mut cli.client, "POST", &path, &[], Body::Json(bytes.clone())) {
+    let resp = match api::call(
+        &mut cli.client,
+        "POST",
+        &path,
+        &[],
+        Body::Json(bytes.clone()),
+    ) {
         Err(e) if e.kind == Kind::NotFound && policy == "missing" => {
             let (_, _, familiar) = pull_ref(&a.image);
             eprintln!("Unable to find image '{familiar}' locally");
@@ -149,7 +177,10 @@ fn create_container(cli: &mut Cli, a: &RunArgs, body: &Value, q: &[(&'static str
             eprintln!("WARNING: {w}");
         }
     }
-    let id = answer["Id"].as_str().ok_or_else(|| Error::invalid("the create answer has no Id"))?.to_string();
+    let id = answer["Id"]
+        .as_str()
+        .ok_or_else(|| Error::invalid("the create answer has no Id"))?
+        .to_string();
     if let Some(f) = &a.cidfile {
         std::fs::write(f, &id).ctx(|| format!("write the container ID file {f}"))?;
     }
@@ -163,7 +194,13 @@ fn pull(cli: &mut Cli, image: &str, platform: Option<&str>) -> Result<()> {
     if let Some(p) = platform {
         q.push(("platform", p.to_string()));
     }
-    let resp = api::call(&mut cli.client, "POST", &format!("/images/create{}", query(&q)), &[("X-Registry-Auth", "e30=")], Body::Empty)?;
+    let resp = api::call(
+        &mut cli.client,
+        "POST",
+        &format!("/images/create{}", query(&q)),
+        &[("X-Registry-Auth", "e30=")],
+        Body::Empty,
+    )?;
     match stream::display_progress(BufReader::new(resp), &mut io::stderr())? {
         Some(msg) => Err(Error::system(msg)),
         None => Ok(()),
@@ -181,7 +218,8 @@ pub fn pull_ref(image: &str) -> (String, String, String) {
         },
     };
     let first = name.split('/').next().unwrap_or("");
-    let has_domain = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_domain {
         name.to_string()
     } else if name.contains('/') {
@@ -189,7 +227,10 @@ pub fn pull_ref(image: &str) -> (String, String, String) {
     } else {
         format!("docker.io/library/{name}")
     };
-    let familiar = full.strip_prefix("docker.io/library/").or_else(|| full.strip_prefix("docker.io/")).unwrap_or(&full);
+    let familiar = full
+        .strip_prefix("docker.io/library/")
+        .or_else(|| full.strip_prefix("docker.io/"))
+        .unwrap_or(&full);
     let familiar = format!("{familiar}{sep}{tag}");
     (full, tag, familiar)
 }
@@ -202,17 +243,28 @@ mod tests {
     fn references_as_docker_pulls_them() {
         assert_eq!(
             pull_ref("busybox"),
-            ("docker.io/library/busybox".into(), "latest".into(), "busybox:latest".into())
+            (
+                "docker.io/library/busybox".into(),
+                "latest".into(),
+                "busybox:latest".into()
+            )
         );
         assert_eq!(
             pull_ref("127.0.0.1:5066/capture/busybox:v2"),
-            ("127.0.0.1:5066/capture/busybox".into(), "v2".into(), "127.0.0.1:5066/capture/busybox:v2".into())
+            (
+                "127.0.0.1:5066/capture/busybox".into(),
+                "v2".into(),
+                "127.0.0.1:5066/capture/busybox:v2".into()
+            )
         );
         assert_eq!(pull_ref("capture/busybox").0, "docker.io/capture/busybox");
         assert_eq!(pull_ref("localhost/x:1").0, "localhost/x");
         assert_eq!(pull_ref("localhost:5000/x").1, "latest");
         let d = "sha256:dc865601865397de9561e0c3a3e73246df4de2cf7882d7b13cb50e99699bde24";
         let (from, tag, fam) = pull_ref(&format!("busybox@{d}"));
-        assert_eq!((from.as_str(), tag.as_str(), fam), ("docker.io/library/busybox", d, format!("busybox@{d}")));
+        assert_eq!(
+            (from.as_str(), tag.as_str(), fam),
+            ("docker.io/library/busybox", d, format!("busybox@{d}"))
+        );
     }
 }

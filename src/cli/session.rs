@@ -43,7 +43,9 @@ pub fn attach_path(container: &str, a: &Attach) -> String {
 pub fn open(addr: &Addr, container: &str, a: &Attach) -> Result<Hijacked> {
     let conn = api::hijack(&Client::new(addr.clone()), &attach_path(container, a))?;
     if a.stdin {
-        let mut w = conn.try_clone().map_err(|e| Error::system(format!("clone the attach stream: {e}")))?;
+        let mut w = conn
+            .try_clone()
+            .map_err(|e| Error::system(format!("clone the attach stream: {e}")))?;
         std::thread::spawn(move || {
             let mut stdin = io::stdin();
             let mut buf = [0u8; 32 * 1024];
@@ -60,7 +62,8 @@ pub fn open(addr: &Addr, container: &str, a: &Attach) -> Result<Hijacked> {
             let _ = w.shutdown_write();
         });
     } else {
-        conn.shutdown_write().map_err(|e| Error::system(format!("half-close the attach stream: {e}")))?;
+        conn.shutdown_write()
+            .map_err(|e| Error::system(format!("half-close the attach stream: {e}")))?;
     }
     Ok(conn)
 }
@@ -68,16 +71,25 @@ pub fn open(addr: &Addr, container: &str, a: &Attach) -> Result<Hijacked> {
 /// Starts waiting for the container on a fresh connection; returns once the response head
 /// has arrived, so a `start` sent afterwards cannot race the wait.
 pub fn wait_head(addr: &Addr, container: &str, condition: Option<&str>) -> Result<Response> {
-    let q: Vec<(&str, String)> = condition.map(|c| ("condition", c.to_string())).into_iter().collect();
+    let q: Vec<(&str, String)> = condition
+        .map(|c| ("condition", c.to_string()))
+        .into_iter()
+        .collect();
     let mut c = Client::new(addr.clone());
-    api::call(&mut c, "POST", &format!("/containers/{container}/wait{}", query(&q)), &[], Body::Empty)
+    api::call(
+        &mut c,
+        "POST",
+        &format!("/containers/{container}/wait{}", query(&q)),
+        &[],
+        Body::Empty,
+    )
 }
 
 /// Reads the wait result: the container's exit status.
 pub fn wait_result(resp: Response) -> Result<i32> {
     let body = resp.bytes()?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("decode the wait result: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid(format!("decode the wait result: {e}")))?;
     if let Some(msg) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
         return Err(Error::system(msg.to_string()));
     }
@@ -86,7 +98,9 @@ pub fn wait_result(resp: Response) -> Result<i32> {
 
 /// Tells the daemon the size of our terminal.
 pub fn resize(addr: &Addr, container: &str) {
-    if let Some((h, w)) = window_size(io::stdout().as_fd()).or_else(|| window_size(io::stdin().as_fd())) {
+    if let Some((h, w)) =
+        window_size(io::stdout().as_fd()).or_else(|| window_size(io::stdin().as_fd()))
+    {
         let mut c = Client::new(addr.clone());
         let q = query(&[("h", h.to_string()), ("w", w.to_string())]);
         let _ = api::post(&mut c, &format!("/containers/{container}/resize{q}"));
@@ -100,7 +114,14 @@ pub fn console_size() -> (u16, u16) {
 
 /// Signals forwarded to the container (docker forwards all but SIGCHLD, SIGPIPE and
 /// SIGURG; these are the ones users send).
-const PROXIED: [Signal; 6] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+const PROXIED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// Blocks the proxied signals (and SIGWINCH with a tty) in this thread, so threads spawned
 /// afterwards inherit the mask, and handles them in a thread of their own: `kill` for the
@@ -135,7 +156,11 @@ pub fn proxy_signals(addr: &Addr, container: &str, a: &Attach) {
 /// went away (`| head`) ends the copy quietly.
 pub fn pump(conn: &mut Hijacked, tty: bool) -> Result<()> {
     let (mut out, mut err) = (io::stdout(), io::stderr());
-    let r = if tty { stream::copy_raw(conn, &mut out) } else { stream::demux(conn, &mut out, &mut err) };
+    let r = if tty {
+        stream::copy_raw(conn, &mut out)
+    } else {
+        stream::demux(conn, &mut out, &mut err)
+    };
     match r {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -176,7 +201,13 @@ pub enum Wait<'a> {
 /// The whole session in docker's order: signals blocked and proxied (before any thread
 /// exists, so none of them receives a signal meant for the container), raw mode, attach,
 /// wait, start, stream; returns the exit status.
-pub fn session(addr: &Addr, id: &str, a: &Attach, wait: Wait<'_>, then: Then) -> std::result::Result<i32, Failed> {
+pub fn session(
+    addr: &Addr,
+    id: &str,
+    a: &Attach,
+    wait: Wait<'_>,
+    then: Then,
+) -> std::result::Result<i32, Failed> {
     proxy_signals(addr, id, a);
     let raw = raw_mode(a);
     let mut conn = open(addr, id, a).map_err(Failed::Other)?;
@@ -221,20 +252,47 @@ mod tests {
 
     #[test]
     fn attach_paths_like_docker() {
-        let a = Attach { stdin: false, stdout: true, stderr: true, tty: false, sig_proxy: true };
-        assert_eq!(attach_path("184d", &a), "/containers/184d/attach?stderr=1&stdout=1&stream=1");
+        let a = Attach {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            tty: false,
+            sig_proxy: true,
+        };
+        assert_eq!(
+            attach_path("184d", &a),
+            "/containers/184d/attach?stderr=1&stdout=1&stream=1"
+        );
         let a = Attach { stdin: true, ..a };
-        assert_eq!(attach_path("df27", &a), "/containers/df27/attach?stderr=1&stdin=1&stdout=1&stream=1");
-        let a = Attach { stdin: false, stdout: true, stderr: false, tty: false, sig_proxy: false };
-        assert_eq!(attach_path("x", &a), "/containers/x/attach?stdout=1&stream=1");
+        assert_eq!(
+            attach_path("df27", &a),
+            "/containers/df27/attach?stderr=1&stdin=1&stdout=1&stream=1"
+        );
+        let a = Attach {
+            stdin: false,
+            stdout: true,
+            stderr: false,
+            tty: false,
+            sig_proxy: false,
+        };
+        assert_eq!(
+            attach_path("x", &a),
+            "/containers/x/attach?stdout=1&stream=1"
+        );
     }
 
     #[test]
     fn run_failures_map_to_docker_statuses() {
         let m = "failed to create shim task: OCI runtime create failed: exec: \"/nonexistent\": stat /nonexistent: no such file or directory: unknown";
         assert_eq!(run_failure_status(m), 127);
-        assert_eq!(run_failure_status("exec: \"foo\": executable file not found in $PATH: unknown"), 127);
-        assert_eq!(run_failure_status("exec: \"/etc\": permission denied: unknown"), 126);
+        assert_eq!(
+            run_failure_status("exec: \"foo\": executable file not found in $PATH: unknown"),
+            127
+        );
+        assert_eq!(
+            run_failure_status("exec: \"/etc\": permission denied: unknown"),
+            126
+        );
         assert_eq!(run_failure_status("something else broke"), 125);
     }
 }

@@ -33,7 +33,10 @@ pub fn demux<R: Read, O: Write, E: Write>(r: &mut R, out: &mut O, err: &mut E) -
             0 | 1 => false,
             2 => true,
             other => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("Unrecognized input header: {other}")))
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("Unrecognized input header: {other}"),
+                ))
             }
         };
         while left > 0 {
@@ -72,7 +75,10 @@ pub fn copy_raw<R: Read, W: Write>(r: &mut R, out: &mut W) -> io::Result<()> {
 /// Prints a JSON progress stream as docker does when the output is not a terminal: one
 /// line per status ("id: status"), progress-bar updates left out, `stream` text as is.
 /// Returns the message of an error in the stream; reading stops there.
-pub fn display_progress<R: BufRead, W: Write>(r: R, out: &mut W) -> crate::error::Result<Option<String>> {
+pub fn display_progress<R: BufRead, W: Write>(
+    r: R,
+    out: &mut W,
+) -> crate::error::Result<Option<String>> {
     for line in r.lines() {
         let line = line?;
         if line.trim().is_empty() {
@@ -100,7 +106,10 @@ pub fn display_progress<R: BufRead, W: Write>(r: R, out: &mut W) -> crate::error
             text.push_str(&format!("(from {from}) "));
         }
         let status = m["status"].as_str().unwrap_or("");
-        match (m["progress"].as_str().filter(|s| !s.is_empty()), m["stream"].as_str().filter(|s| !s.is_empty())) {
+        match (
+            m["progress"].as_str().filter(|s| !s.is_empty()),
+            m["stream"].as_str().filter(|s| !s.is_empty()),
+        ) {
             (Some(p), _) => text.push_str(&format!("{status} {p}\n")),
             (None, Some(s)) => text.push_str(s),
             (None, None) => text.push_str(&format!("{status}\n")),
@@ -146,7 +155,11 @@ mod tests {
         for step in [1, 3, 7, 8, 13, 1000] {
             let (mut out, mut err) = (Vec::new(), Vec::new());
             demux(&mut Trickle { data: &data, step }, &mut out, &mut err).unwrap();
-            assert_eq!((out.as_slice(), err.as_slice()), (&b"out1\nout2\n"[..], &b"err1\n"[..]), "step {step}");
+            assert_eq!(
+                (out.as_slice(), err.as_slice()),
+                (&b"out1\nout2\n"[..], &b"err1\n"[..]),
+                "step {step}"
+            );
         }
     }
 
@@ -155,7 +168,15 @@ mod tests {
         let mut data = frame(1, b"hello");
         data.truncate(10);
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        demux(&mut Trickle { data: &data, step: 4 }, &mut out, &mut err).unwrap();
+        demux(
+            &mut Trickle {
+                data: &data,
+                step: 4,
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
         assert_eq!(out, b"he");
         let e = demux(&mut &b"plain text here"[..], &mut out, &mut err).unwrap_err();
         assert_eq!(e.to_string(), "Unrecognized input header: 112");
@@ -183,7 +204,10 @@ mod tests {
         );
         let bad = "{\"status\":\"x\"}\n{\"errorDetail\":{\"message\":\"layer broke\"},\"error\":\"layer broke\"}\n{\"status\":\"never\"}\n";
         let mut out = Vec::new();
-        assert_eq!(display_progress(bad.as_bytes(), &mut out).unwrap(), Some("layer broke".into()));
+        assert_eq!(
+            display_progress(bad.as_bytes(), &mut out).unwrap(),
+            Some("layer broke".into())
+        );
         assert_eq!(out, b"x\n");
     }
 }

@@ -23,7 +23,12 @@ pub struct FormatArgs {
     format: Option<String>,
 }
 
-const SPEC: FlagSpec = FlagSpec { switches: &[], options: &["-f", "--format"], stop_at_positional: false, aliases: &[] };
+const SPEC: FlagSpec = FlagSpec {
+    switches: &[],
+    options: &["-f", "--format"],
+    stop_at_positional: false,
+    aliases: &[],
+};
 
 /// Go's name for this machine's architecture.
 pub fn go_arch() -> &'static str {
@@ -80,11 +85,22 @@ pub fn version_text(client: &Value, server: Option<&Value>) -> String {
     t.push_str(&format!(" Version:\t{}\n", text(&client["Version"])));
     t.push_str(&format!(" API version:\t{}\n", text(&client["ApiVersion"])));
     t.push_str(&format!(" Git commit:\t{}\n", text(&client["GitCommit"])));
-    t.push_str(&format!(" OS/Arch:\t{}/{}\n", text(&client["Os"]), text(&client["Arch"])));
+    t.push_str(&format!(
+        " OS/Arch:\t{}/{}\n",
+        text(&client["Os"]),
+        text(&client["Arch"])
+    ));
     t.push_str(&format!(" Context:\t{}\n", text(&client["Context"])));
     if let Some(sv) = server {
         let platform = text(&sv["Platform"]["Name"]);
-        t.push_str(&format!("\nServer:{}\n", if platform.is_empty() { String::new() } else { format!(" {platform}") }));
+        t.push_str(&format!(
+            "\nServer:{}\n",
+            if platform.is_empty() {
+                String::new()
+            } else {
+                format!(" {platform}")
+            }
+        ));
         let mut components: Vec<Value> = sv["Components"].as_array().cloned().unwrap_or_default();
         if !components.iter().any(|c| c["Name"] == "Engine") {
             components.push(json!({"Name": "Engine", "Version": sv["Version"], "Details": {
@@ -106,11 +122,18 @@ pub fn version_text(client: &Value, server: Option<&Value>) -> String {
                 t.push_str(&format!("  Go version:\t{}\n", text(&d["GoVersion"])));
                 t.push_str(&format!("  Git commit:\t{}\n", text(&d["GitCommit"])));
                 t.push_str(&format!("  Built:\t{}\n", ansic(&text(&d["BuildTime"]))));
-                t.push_str(&format!("  OS/Arch:\t{}/{}\n", text(&d["Os"]), text(&d["Arch"])));
+                t.push_str(&format!(
+                    "  OS/Arch:\t{}/{}\n",
+                    text(&d["Os"]),
+                    text(&d["Arch"])
+                ));
                 t.push_str(&format!("  Experimental:\t{}\n", text(&d["Experimental"])));
             } else {
                 t.push_str(&format!("  Version:\t{}\n", text(&c["Version"])));
-                let mut keys: Vec<&String> = d.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+                let mut keys: Vec<&String> = d
+                    .as_object()
+                    .map(|o| o.keys().collect())
+                    .unwrap_or_default();
                 keys.sort();
                 for k in keys {
                     t.push_str(&format!("  {k}:\t{}\n", text(&d[k])));
@@ -141,11 +164,11 @@ pub fn version(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     }
     match server {
         Ok(sv) => {
-            print!("{}", version_text(&client, Some(&sv)));
+            super::out(&version_text(&client, Some(&sv)));
             0
         }
         Err(e) => {
-            print!("{}", version_text(&client, None));
+            super::out(&version_text(&client, None));
             eprintln!("{}", e.message);
             1
         }
@@ -181,24 +204,45 @@ pub fn info_text(i: &Value) -> String {
     opt("Logging Driver", &i["LoggingDriver"], &mut line);
     opt("Cgroup Driver", &i["CgroupDriver"], &mut line);
     opt("Cgroup Version", &i["CgroupVersion"], &mut line);
-    let words = |v: &Value| v.as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join(" ");
+    let words = |v: &Value| {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     line(" Plugins:".into());
     line(format!("  Volume: {}", words(&i["Plugins"]["Volume"])));
     line(format!("  Network: {}", words(&i["Plugins"]["Network"])));
     if !words(&i["Plugins"]["Authorization"]).is_empty() {
-        line(format!("  Authorization: {}", words(&i["Plugins"]["Authorization"])));
+        line(format!(
+            "  Authorization: {}",
+            words(&i["Plugins"]["Authorization"])
+        ));
     }
     line(format!("  Log: {}", words(&i["Plugins"]["Log"])));
     line(format!(" Swarm: {}", text(&i["Swarm"]["LocalNodeState"])));
     if let Some(rt) = i["Runtimes"].as_object().filter(|r| !r.is_empty()) {
         let mut names: Vec<&String> = rt.keys().collect();
         names.sort();
-        line(format!(" Runtimes: {}", names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")));
+        line(format!(
+            " Runtimes: {}",
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
         line(format!(" Default Runtime: {}", text(&i["DefaultRuntime"])));
     }
     if i["OSType"] == "linux" {
         line(format!(" Init Binary: {}", text(&i["InitBinary"])));
-        for (name, key) in [("containerd", "ContainerdCommit"), ("runc", "RuncCommit"), ("init", "InitCommit")] {
+        for (name, key) in [
+            ("containerd", "ContainerdCommit"),
+            ("runc", "RuncCommit"),
+            ("init", "InitCommit"),
+        ] {
             let (id, expected) = (text(&i[key]["ID"]), text(&i[key]["Expected"]));
             let mut s = format!(" {name} version: {id}");
             if id != expected {
@@ -206,7 +250,12 @@ pub fn info_text(i: &Value) -> String {
             }
             line(s);
         }
-        let opts: Vec<String> = i["SecurityOptions"].as_array().into_iter().flatten().map(text).collect();
+        let opts: Vec<String> = i["SecurityOptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
         if !opts.is_empty() {
             line(" Security Options:".into());
             for so in opts {
@@ -225,22 +274,36 @@ pub fn info_text(i: &Value) -> String {
     opt("OSType", &i["OSType"], &mut line);
     opt("Architecture", &i["Architecture"], &mut line);
     line(format!(" CPUs: {}", num(&i["NCPU"])));
-    line(format!(" Total Memory: {}", bytes_size(i["MemTotal"].as_i64().unwrap_or(0))));
+    line(format!(
+        " Total Memory: {}",
+        bytes_size(i["MemTotal"].as_i64().unwrap_or(0))
+    ));
     opt("Name", &i["Name"], &mut line);
     opt("ID", &i["ID"], &mut line);
     line(format!(" Docker Root Dir: {}", text(&i["DockerRootDir"])));
-    line(format!(" Debug Mode: {}", i["Debug"].as_bool().unwrap_or(false)));
+    line(format!(
+        " Debug Mode: {}",
+        i["Debug"].as_bool().unwrap_or(false)
+    ));
     opt("HTTP Proxy", &i["HttpProxy"], &mut line);
     opt("HTTPS Proxy", &i["HttpsProxy"], &mut line);
     opt("No Proxy", &i["NoProxy"], &mut line);
-    let labels: Vec<String> = i["Labels"].as_array().into_iter().flatten().map(text).collect();
+    let labels: Vec<String> = i["Labels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
     if !labels.is_empty() {
         line(" Labels:".into());
         for l in labels {
             line(format!("  {l}"));
         }
     }
-    line(format!(" Experimental: {}", i["ExperimentalBuild"].as_bool().unwrap_or(false)));
+    line(format!(
+        " Experimental: {}",
+        i["ExperimentalBuild"].as_bool().unwrap_or(false)
+    ));
     let reg = &i["RegistryConfig"];
     let mut insecure: Vec<String> = reg["IndexConfigs"]
         .as_object()
@@ -249,21 +312,35 @@ pub fn info_text(i: &Value) -> String {
         .filter(|(_, c)| c["Secure"] == false)
         .map(|(_, c)| text(&c["Name"]))
         .collect();
-    insecure.extend(reg["InsecureRegistryCIDRs"].as_array().into_iter().flatten().map(text));
+    insecure.extend(
+        reg["InsecureRegistryCIDRs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text),
+    );
     if !insecure.is_empty() {
         line(" Insecure Registries:".into());
         for r in insecure {
             line(format!("  {r}"));
         }
     }
-    let mirrors: Vec<String> = reg["Mirrors"].as_array().into_iter().flatten().map(text).collect();
+    let mirrors: Vec<String> = reg["Mirrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
     if !mirrors.is_empty() {
         line(" Registry Mirrors:".into());
         for m in mirrors {
             line(format!("  {m}"));
         }
     }
-    line(format!(" Live Restore Enabled: {}", i["LiveRestoreEnabled"].as_bool().unwrap_or(false)));
+    line(format!(
+        " Live Restore Enabled: {}",
+        i["LiveRestoreEnabled"].as_bool().unwrap_or(false)
+    ));
     o.push('\n');
     o
 }
@@ -286,7 +363,10 @@ pub fn info(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         return match server {
             Ok(mut i) => {
                 if let Value::Object(o) = &mut i {
-                    o.insert("ClientInfo".into(), json!({"Debug": false, "Context": "default", "Version": VERSION}));
+                    o.insert(
+                        "ClientInfo".into(),
+                        json!({"Debug": false, "Context": "default", "Version": VERSION}),
+                    );
                 }
                 run_format(f, &i)
             }
@@ -299,7 +379,7 @@ pub fn info(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
     print!("Client:\n Version:    {VERSION}\n Context:    default\n Debug Mode: false\n\n");
     match server {
         Ok(i) => {
-            print!("{}", info_text(&i));
+            super::out(&info_text(&i));
             for w in i["Warnings"].as_array().into_iter().flatten() {
                 eprintln!("{}", text(w));
             }
@@ -340,7 +420,8 @@ mod tests {
         );
         // No Components: the Engine section comes from the top-level fields.
         let bare = json!({"Version": "0.1.0", "ApiVersion": "1.41", "MinAPIVersion": "1.12", "Os": "linux", "Arch": "amd64"});
-        assert!(version_text(&client, Some(&bare)).contains("  API version:      1.41 (minimum version 1.12)\n"));
+        assert!(version_text(&client, Some(&bare))
+            .contains("  API version:      1.41 (minimum version 1.12)\n"));
     }
 
     #[test]

@@ -17,7 +17,14 @@ pub struct TabWriter {
 
 impl TabWriter {
     pub fn new(minwidth: usize, padding: usize) -> TabWriter {
-        TabWriter { minwidth, padding, lines: Vec::new(), cells: Vec::new(), cell: String::new(), out: String::new() }
+        TabWriter {
+            minwidth,
+            padding,
+            lines: Vec::new(),
+            cells: Vec::new(),
+            cell: String::new(),
+            out: String::new(),
+        }
     }
 
     /// docker's tables: `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
@@ -72,7 +79,13 @@ impl TabWriter {
 
     /// Go's `format`: finds the column blocks of column `widths.len()` in lines
     /// `line0..line1`, recursing to the right, and writes lines once all widths are known.
-    fn format(&mut self, lines: &[Vec<String>], widths: &mut Vec<usize>, mut line0: usize, line1: usize) {
+    fn format(
+        &mut self,
+        lines: &[Vec<String>],
+        widths: &mut Vec<usize>,
+        mut line0: usize,
+        line1: usize,
+    ) {
         let column = widths.len();
         let mut this = line0;
         while this < line1 {

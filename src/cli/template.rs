@@ -19,7 +19,9 @@ pub struct Template {
 
 impl Template {
     pub fn parse(src: &str) -> Result<Template> {
-        Ok(Template { nodes: template_parse::parse(src)? })
+        Ok(Template {
+            nodes: template_parse::parse(src)?,
+        })
     }
 
     /// Runs the template over `data`.
@@ -31,7 +33,12 @@ impl Template {
     /// `{{.Label "com.example"}}`). In `header` mode docker's header functions return their
     /// argument unchanged, so a table header comes out of the same template.
     pub fn execute_with(&self, data: &Json, methods: &Json, header: bool) -> Result<String> {
-        let mut ex = Exec { methods, header, vars: vec![("$".to_string(), Some(data.clone()))], out: String::new() };
+        let mut ex = Exec {
+            methods,
+            header,
+            vars: vec![("$".to_string(), Some(data.clone()))],
+            out: String::new(),
+        };
         ex.nodes(&self.nodes, &Some(data.clone()))?;
         Ok(ex.out)
     }
@@ -81,22 +88,36 @@ impl Exec<'_> {
             }
             Node::Range(p, body, els) => {
                 let decl = p.decl.clone();
-                let p = Pipe { decl: Vec::new(), cmds: p.cmds.clone() };
+                let p = Pipe {
+                    decl: Vec::new(),
+                    cmds: p.cmds.clone(),
+                };
                 let v = self.pipe(&p, dot)?;
                 let items: Vec<(Json, Json)> = match v {
-                    Some(Json::Arr(a)) => {
-                        a.into_iter().enumerate().map(|(i, e)| (Json::Num(i.to_string()), e)).collect()
-                    }
+                    Some(Json::Arr(a)) => a
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, e)| (Json::Num(i.to_string()), e))
+                        .collect(),
                     Some(Json::Obj(mut o)) => {
                         o.sort_by(|a, b| a.0.cmp(&b.0));
                         o.into_iter().map(|(k, e)| (Json::Str(k), e)).collect()
                     }
                     Some(Json::Num(n)) => {
-                        let n: usize = n.parse().map_err(|_| err(format!("range can't iterate over {n}")))?;
-                        (0..n).map(|i| (Json::Num(i.to_string()), Json::Num(i.to_string()))).collect()
+                        let n: usize = n
+                            .parse()
+                            .map_err(|_| err(format!("range can't iterate over {n}")))?;
+                        (0..n)
+                            .map(|i| (Json::Num(i.to_string()), Json::Num(i.to_string())))
+                            .collect()
                     }
                     None | Some(Json::Null) => Vec::new(),
-                    Some(other) => return Err(err(format!("range can't iterate over {}", print(&Some(other), None)))),
+                    Some(other) => {
+                        return Err(err(format!(
+                            "range can't iterate over {}",
+                            print(&Some(other), None)
+                        )))
+                    }
                 };
                 if items.is_empty() {
                     self.nodes(els, dot)?;
@@ -159,9 +180,9 @@ impl Exec<'_> {
                     return Ok(lookup(dot, path));
                 }
                 match (self.methods.get(&name), args.as_slice()) {
-                    (Some(map), [Some(Json::Str(key))]) => {
-                        Ok(Some(map.get(key).cloned().unwrap_or(Json::Str(String::new()))))
-                    }
+                    (Some(map), [Some(Json::Str(key))]) => Ok(Some(
+                        map.get(key).cloned().unwrap_or(Json::Str(String::new())),
+                    )),
                     _ => Err(err(format!("{name} is not a method but has arguments"))),
                 }
             }
@@ -199,7 +220,12 @@ impl Exec<'_> {
     }
 
     fn call(&mut self, name: &str, args: Vec<Val>) -> Result<Val> {
-        if self.header && matches!(name, "json" | "split" | "join" | "title" | "lower" | "upper" | "pad" | "truncate") {
+        if self.header
+            && matches!(
+                name,
+                "json" | "split" | "join" | "title" | "lower" | "upper" | "pad" | "truncate"
+            )
+        {
             return Ok(args.into_iter().next().flatten());
         }
         super::template_funcs::call(name, args)
@@ -213,9 +239,10 @@ fn lookup(v: &Val, path: &[String]) -> Val {
     for key in path {
         cur = match cur {
             Some(Json::Obj(fields)) => {
-                let found = fields.iter().position(|(k, _)| k == key).or_else(|| {
-                    fields.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
-                });
+                let found = fields
+                    .iter()
+                    .position(|(k, _)| k == key)
+                    .or_else(|| fields.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)));
                 found.map(|i| fields[i].1.clone())
             }
             _ => None,
@@ -229,7 +256,9 @@ fn lookup(v: &Val, path: &[String]) -> Val {
 fn field_hint(p: &Pipe) -> Option<&str> {
     match p.cmds.as_slice() {
         [cmd] => match cmd.as_slice() {
-            [Arg::Field(path)] | [Arg::Var(_, path)] | [Arg::Chain(_, path)] => path.last().map(String::as_str),
+            [Arg::Field(path)] | [Arg::Var(_, path)] | [Arg::Chain(_, path)] => {
+                path.last().map(String::as_str)
+            }
             _ => None,
         },
         _ => None,
@@ -241,12 +270,37 @@ fn field_hint(p: &Pipe) -> Option<&str> {
 /// a null shows `[]`.
 fn null_text(field: Option<&str>) -> &'static str {
     const MAPS: &[&str] = &[
-        "Volumes", "Labels", "DriverOpts", "ExposedPorts", "PortBindings", "Ports", "Networks", "Config", "Options",
-        "Data", "Tmpfs", "StorageOpt", "Sysctls", "Annotations", "Details", "Attributes",
+        "Volumes",
+        "Labels",
+        "DriverOpts",
+        "ExposedPorts",
+        "PortBindings",
+        "Ports",
+        "Networks",
+        "Config",
+        "Options",
+        "Data",
+        "Tmpfs",
+        "StorageOpt",
+        "Sysctls",
+        "Annotations",
+        "Details",
+        "Attributes",
     ];
     const POINTERS: &[&str] = &[
-        "IPAMConfig", "Health", "MemorySwappiness", "PidsLimit", "OomKillDisable", "Init", "Error", "Healthcheck",
-        "StopTimeout", "Metadata", "RestartPolicy", "State", "Platform",
+        "IPAMConfig",
+        "Health",
+        "MemorySwappiness",
+        "PidsLimit",
+        "OomKillDisable",
+        "Init",
+        "Error",
+        "Healthcheck",
+        "StopTimeout",
+        "Metadata",
+        "RestartPolicy",
+        "State",
+        "Platform",
     ];
     match field {
         Some(f) if MAPS.contains(&f) => "map[]",
@@ -282,7 +336,10 @@ pub fn print(v: &Val, field: Option<&str>) -> String {
         Some(Json::Obj(o)) => {
             let mut o = o.clone();
             o.sort_by(|a, b| a.0.cmp(&b.0));
-            let items: Vec<String> = o.iter().map(|(k, e)| format!("{k}:{}", print(&Some(e.clone()), Some(k)))).collect();
+            let items: Vec<String> = o
+                .iter()
+                .map(|(k, e)| format!("{k}:{}", print(&Some(e.clone()), Some(k))))
+                .collect();
             format!("map[{}]", items.join(" "))
         }
     }
@@ -294,7 +351,9 @@ pub fn num_text(n: &str) -> String {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return n.to_string();
     }
-    n.parse::<f64>().map(format_float).unwrap_or_else(|_| n.to_string())
+    n.parse::<f64>()
+        .map(format_float)
+        .unwrap_or_else(|_| n.to_string())
 }
 
 #[cfg(test)]
@@ -302,7 +361,10 @@ mod tests {
     use super::*;
 
     fn run(tmpl: &str, data: &str) -> String {
-        Template::parse(tmpl).unwrap().execute(&Json::parse(data).unwrap()).unwrap()
+        Template::parse(tmpl)
+            .unwrap()
+            .execute(&Json::parse(data).unwrap())
+            .unwrap()
     }
 
     const DOC: &str = r#"{"Id":"abc","Name":"/web","State":{"Status":"running","ExitCode":0,"Running":true,"Pid":23328},
@@ -311,13 +373,22 @@ mod tests {
 
     #[test]
     fn fields_and_printing_like_go() {
-        assert_eq!(run("{{.State.Status}} {{.Name}} {{.State.Pid}}", DOC), "running /web 23328");
+        assert_eq!(
+            run("{{.State.Status}} {{.Name}} {{.State.Pid}}", DOC),
+            "running /web 23328"
+        );
         assert_eq!(run("{{.Config.Cmd}}", DOC), "[sh -c x]");
         assert_eq!(run("{{.Config.Labels}}", DOC), "map[a:1 b:2]");
         assert_eq!(run("{{.Config.Entrypoint}}", DOC), "[]");
-        assert_eq!(run("{{.Nope}}|{{.State.Nope}}", DOC), "<no value>|<no value>");
+        assert_eq!(
+            run("{{.Nope}}|{{.State.Nope}}", DOC),
+            "<no value>|<no value>"
+        );
         assert_eq!(run("{{.State.Running}} {{.Size}}", DOC), "true 1.5");
-        assert_eq!(run("{{.NetworkSettings.Networks}}", DOC), "map[n1:map[IPAddress:10.0.0.2]]");
+        assert_eq!(
+            run("{{.NetworkSettings.Networks}}", DOC),
+            "map[n1:map[IPAddress:10.0.0.2]]"
+        );
         assert_eq!(run("{{.state.status}}", DOC), "running");
         assert_eq!(run("{{.}}", r#""plain""#), "plain");
     }
@@ -327,36 +398,102 @@ mod tests {
         assert_eq!(run("{{json .Config.Cmd}}", DOC), r#"["sh","-c","x"]"#);
         assert_eq!(run("{{json .Config.Labels}}", DOC), r#"{"b":"2","a":"1"}"#);
         assert_eq!(run("{{json .Config.Entrypoint}}", DOC), "null");
-        assert_eq!(run(r#"{{index .Config.Labels "a"}}{{index .Config.Labels "zz"}}"#, DOC), "1");
+        assert_eq!(
+            run(
+                r#"{{index .Config.Labels "a"}}{{index .Config.Labels "zz"}}"#,
+                DOC
+            ),
+            "1"
+        );
         assert_eq!(run(r#"{{index .Config.Cmd 1}}"#, DOC), "-c");
-        assert_eq!(run(r#"{{upper .State.Status}} {{lower "AbC"}} {{title "hello world"}}"#, DOC), "RUNNING abc Hello World");
+        assert_eq!(
+            run(
+                r#"{{upper .State.Status}} {{lower "AbC"}} {{title "hello world"}}"#,
+                DOC
+            ),
+            "RUNNING abc Hello World"
+        );
         assert_eq!(run(r#"{{join .Config.Cmd ","}}"#, DOC), "sh,-c,x");
         assert_eq!(run(r#"{{len .Config.Cmd}} {{len .Name}}"#, DOC), "3 4");
         assert_eq!(run("{{println .Name}}x", DOC), "/web\nx");
-        assert_eq!(run(r#"{{printf "%s=%d %v %q" "a" 3 .State.Running "q"}}"#, DOC), "a=3 true \"q\"");
+        assert_eq!(
+            run(r#"{{printf "%s=%d %v %q" "a" 3 .State.Running "q"}}"#, DOC),
+            "a=3 true \"q\""
+        );
         assert_eq!(run(r#"{{.Name | printf "%s!"}}"#, DOC), "/web!");
-        assert_eq!(run(r#"{{(index .NetworkSettings.Networks "n1").IPAddress}}"#, DOC), "10.0.0.2");
+        assert_eq!(
+            run(
+                r#"{{(index .NetworkSettings.Networks "n1").IPAddress}}"#,
+                DOC
+            ),
+            "10.0.0.2"
+        );
         assert_eq!(run(r#"{{split "a:b" ":"}}"#, DOC), "[a b]");
-        assert_eq!(run(r#"{{eq .State.Status "running"}} {{ne .State.ExitCode 0}} {{lt 1 2}}"#, DOC), "true false true");
-        assert_eq!(run(r#"{{pad "x" 1 2}}|{{truncate "abcdef" 3}}"#, DOC), " x  |abc");
+        assert_eq!(
+            run(
+                r#"{{eq .State.Status "running"}} {{ne .State.ExitCode 0}} {{lt 1 2}}"#,
+                DOC
+            ),
+            "true false true"
+        );
+        assert_eq!(
+            run(r#"{{pad "x" 1 2}}|{{truncate "abcdef" 3}}"#, DOC),
+            " x  |abc"
+        );
     }
 
     #[test]
     fn control_flow() {
         assert_eq!(run("{{if .State.Running}}up{{else}}down{{end}}", DOC), "up");
-        assert_eq!(run("{{if .Config.Env}}env{{else if .Name}}name{{else}}none{{end}}", DOC), "name");
-        assert_eq!(run("{{if not .State.Running}}a{{else if .Nope}}b{{else}}c{{end}}", DOC), "c");
-        assert_eq!(run("{{range .Config.Cmd}}[{{.}}]{{end}}", DOC), "[sh][-c][x]");
-        assert_eq!(run("{{range $i, $c := .Config.Cmd}}{{$i}}={{$c}} {{end}}", DOC), "0=sh 1=-c 2=x ");
-        assert_eq!(run("{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}};{{end}}", DOC), "a:1;b:2;");
-        assert_eq!(run("{{range .Config.Env}}x{{else}}empty{{end}}", DOC), "empty");
         assert_eq!(
-            run("{{range $n, $c := .NetworkSettings.Networks}}{{$n}} {{$c.IPAddress}}{{end}}", DOC),
+            run(
+                "{{if .Config.Env}}env{{else if .Name}}name{{else}}none{{end}}",
+                DOC
+            ),
+            "name"
+        );
+        assert_eq!(
+            run(
+                "{{if not .State.Running}}a{{else if .Nope}}b{{else}}c{{end}}",
+                DOC
+            ),
+            "c"
+        );
+        assert_eq!(
+            run("{{range .Config.Cmd}}[{{.}}]{{end}}", DOC),
+            "[sh][-c][x]"
+        );
+        assert_eq!(
+            run("{{range $i, $c := .Config.Cmd}}{{$i}}={{$c}} {{end}}", DOC),
+            "0=sh 1=-c 2=x "
+        );
+        assert_eq!(
+            run(
+                "{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}};{{end}}",
+                DOC
+            ),
+            "a:1;b:2;"
+        );
+        assert_eq!(
+            run("{{range .Config.Env}}x{{else}}empty{{end}}", DOC),
+            "empty"
+        );
+        assert_eq!(
+            run(
+                "{{range $n, $c := .NetworkSettings.Networks}}{{$n}} {{$c.IPAddress}}{{end}}",
+                DOC
+            ),
             "n1 10.0.0.2"
         );
         assert_eq!(run("{{with .State}}{{.Status}}{{end}}", DOC), "running");
-        assert_eq!(run("{{$n := .Name}}{{range .Config.Cmd}}{{$n}}{{end}}", DOC), "/web/web/web");
-        assert_eq!(run("{{range .Config.Cmd}}{{$.Name}}{{end}}", DOC), "/web/web/web");
+        assert_eq!(
+            run("{{$n := .Name}}{{range .Config.Cmd}}{{$n}}{{end}}", DOC),
+            "/web/web/web"
+        );
+        assert_eq!(
+            run("{{range .Config.Cmd}}{{$.Name}}{{end}}", DOC),
+            "/web/web/web"
+        );
         assert_eq!(run("a  {{- .Name -}}  b{{/* note */}}", DOC), "a/webb");
         assert_eq!(run(r#"{{"}}"}}"#, DOC), "}}");
     }
@@ -377,7 +514,11 @@ mod tests {
         let data = Json::parse(r#"{"ID":"x","Names":"web"}"#).unwrap();
         let methods = Json::parse(r#"{"Label":{"a":"1"}}"#).unwrap();
         assert_eq!(t.execute_with(&data, &methods, false).unwrap(), "x\\t1|WEB");
-        let header = Json::parse(r#"{"ID":"CONTAINER ID","Names":"NAMES","Label":"LABEL"}"#).unwrap();
-        assert_eq!(t.execute_with(&header, &Json::Null, true).unwrap(), "CONTAINER ID\\tLABEL|NAMES");
+        let header =
+            Json::parse(r#"{"ID":"CONTAINER ID","Names":"NAMES","Label":"LABEL"}"#).unwrap();
+        assert_eq!(
+            t.execute_with(&header, &Json::Null, true).unwrap(),
+            "CONTAINER ID\\tLABEL|NAMES"
+        );
     }
 }

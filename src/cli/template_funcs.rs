@@ -19,14 +19,20 @@ fn text(v: &Val) -> String {
 
 fn arity(name: &str, args: &[Val], n: usize) -> Result<()> {
     if args.len() != n {
-        return Err(err(format!("wrong number of args for {name}: want {n} got {}", args.len())));
+        return Err(err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        )));
     }
     Ok(())
 }
 
 fn int_arg(name: &str, v: &Val) -> Result<i64> {
     match v {
-        Some(Json::Num(n)) => n.parse::<f64>().map(|f| f as i64).map_err(|_| err(format!("{name}: bad number {n}"))),
+        Some(Json::Num(n)) => n
+            .parse::<f64>()
+            .map(|f| f as i64)
+            .map_err(|_| err(format!("{name}: bad number {n}"))),
         _ => Err(err(format!("{name}: expected a number, got {}", text(v)))),
     }
 }
@@ -36,7 +42,10 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
     match name {
         "json" => {
             arity(name, &args, 1)?;
-            s(args[0].as_ref().map(Json::to_compact).unwrap_or_else(|| "null".into()))
+            s(args[0]
+                .as_ref()
+                .map(Json::to_compact)
+                .unwrap_or_else(|| "null".into()))
         }
         "upper" => {
             arity(name, &args, 1)?;
@@ -64,9 +73,11 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
             arity(name, &args, 2)?;
             let sep = text(&args[1]);
             match &args[0] {
-                Some(Json::Arr(items)) => {
-                    s(items.iter().map(|e| text(&Some(e.clone()))).collect::<Vec<_>>().join(&sep))
-                }
+                Some(Json::Arr(items)) => s(items
+                    .iter()
+                    .map(|e| text(&Some(e.clone())))
+                    .collect::<Vec<_>>()
+                    .join(&sep)),
                 None | Some(Json::Null) => s(String::new()),
                 other => s(text(other)),
             }
@@ -77,7 +88,9 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
             let parts: Vec<Json> = if sep.is_empty() {
                 v.chars().map(|c| Json::Str(c.to_string())).collect()
             } else {
-                v.split(sep.as_str()).map(|p| Json::Str(p.to_string())).collect()
+                v.split(sep.as_str())
+                    .map(|p| Json::Str(p.to_string()))
+                    .collect()
             };
             Ok(Some(Json::Arr(parts)))
         }
@@ -85,7 +98,12 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
             arity(name, &args, 3)?;
             let before = int_arg(name, &args[1])?.max(0) as usize;
             let after = int_arg(name, &args[2])?.max(0) as usize;
-            s(format!("{}{}{}", " ".repeat(before), text(&args[0]), " ".repeat(after)))
+            s(format!(
+                "{}{}{}",
+                " ".repeat(before),
+                text(&args[0]),
+                " ".repeat(after)
+            ))
         }
         "truncate" => {
             arity(name, &args, 2)?;
@@ -110,14 +128,33 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
                 cur = match (cur, key) {
                     (Some(Json::Obj(fields)), Some(Json::Str(k))) => {
                         // A missing key gives the zero value; docker's maps are map[string]string.
-                        Some(fields.into_iter().find(|(fk, _)| *fk == k).map(|(_, v)| v).unwrap_or(Json::Str(String::new())))
+                        Some(
+                            fields
+                                .into_iter()
+                                .find(|(fk, _)| *fk == k)
+                                .map(|(_, v)| v)
+                                .unwrap_or(Json::Str(String::new())),
+                        )
                     }
                     (Some(Json::Arr(items)), Some(Json::Num(n))) => {
-                        let i: usize = n.parse().map_err(|_| err(format!("index out of range: {n}")))?;
-                        Some(items.into_iter().nth(i).ok_or_else(|| err(format!("index out of range: {i}")))?)
+                        let i: usize = n
+                            .parse()
+                            .map_err(|_| err(format!("index out of range: {n}")))?;
+                        Some(
+                            items
+                                .into_iter()
+                                .nth(i)
+                                .ok_or_else(|| err(format!("index out of range: {i}")))?,
+                        )
                     }
                     (None | Some(Json::Null), _) => None,
-                    (c, k) => return Err(err(format!("can't index item of type {} with {}", text(&c), text(&k)))),
+                    (c, k) => {
+                        return Err(err(format!(
+                            "can't index item of type {} with {}",
+                            text(&c),
+                            text(&k)
+                        )))
+                    }
                 };
             }
             Ok(cur)
@@ -133,19 +170,36 @@ pub fn call(name: &str, args: Vec<Val>) -> Result<Val> {
             }
             s(out)
         }
-        "println" => s(format!("{}\n", args.iter().map(text).collect::<Vec<_>>().join(" "))),
+        "println" => s(format!(
+            "{}\n",
+            args.iter().map(text).collect::<Vec<_>>().join(" ")
+        )),
         "printf" => {
-            let (fmt, rest) = args.split_first().ok_or_else(|| err("printf needs a format"))?;
+            let (fmt, rest) = args
+                .split_first()
+                .ok_or_else(|| err("printf needs a format"))?;
             s(printf(&text(fmt), rest))
         }
         "not" => {
             arity(name, &args, 1)?;
             Ok(Some(Json::Bool(!truthy(&args[0]))))
         }
-        "and" => Ok(args.iter().find(|a| !truthy(a)).or(args.last()).cloned().flatten()),
-        "or" => Ok(args.iter().find(|a| truthy(a)).or(args.last()).cloned().flatten()),
+        "and" => Ok(args
+            .iter()
+            .find(|a| !truthy(a))
+            .or(args.last())
+            .cloned()
+            .flatten()),
+        "or" => Ok(args
+            .iter()
+            .find(|a| truthy(a))
+            .or(args.last())
+            .cloned()
+            .flatten()),
         "eq" => {
-            let (first, rest) = args.split_first().ok_or_else(|| err("missing argument for comparison"))?;
+            let (first, rest) = args
+                .split_first()
+                .ok_or_else(|| err("missing argument for comparison"))?;
             Ok(Some(Json::Bool(rest.iter().any(|o| equal(first, o)))))
         }
         "ne" => {
@@ -235,7 +289,9 @@ fn printf(fmt: &str, args: &[Val]) -> String {
         };
         let body = match (verb, arg) {
             ('d', Some(Json::Num(n))) => num_text(n),
-            ('f', Some(Json::Num(n))) => format!("{:.*}", prec.unwrap_or(6), n.parse::<f64>().unwrap_or(0.0)),
+            ('f', Some(Json::Num(n))) => {
+                format!("{:.*}", prec.unwrap_or(6), n.parse::<f64>().unwrap_or(0.0))
+            }
             ('x', Some(Json::Num(n))) => format!("{:x}", n.parse::<i64>().unwrap_or(0)),
             ('x', v) => text(v).bytes().map(|b| format!("{b:02x}")).collect(),
             ('q', v) => super::units::quote(&text(v)),
@@ -279,7 +335,13 @@ mod tests {
 
     #[test]
     fn printf_verbs() {
-        assert_eq!(printf("%-5s|%5s|%03d|%.2f|%%|%x", &[st("ab"), st("cd"), num(7), num(2), num(255)]), "ab   |   cd|007|2.00|%|ff");
+        assert_eq!(
+            printf(
+                "%-5s|%5s|%03d|%.2f|%%|%x",
+                &[st("ab"), st("cd"), num(7), num(2), num(255)]
+            ),
+            "ab   |   cd|007|2.00|%|ff"
+        );
         assert_eq!(printf("%s %s", &[st("a")]), "a %!s(MISSING)");
     }
 
@@ -287,8 +349,14 @@ mod tests {
     fn logic() {
         assert_eq!(call("and", vec![num(1), st("")]).unwrap(), st(""));
         assert_eq!(call("or", vec![st(""), st("x")]).unwrap(), st("x"));
-        assert_eq!(call("eq", vec![num(1), num(2), num(1)]).unwrap(), Some(Json::Bool(true)));
+        assert_eq!(
+            call("eq", vec![num(1), num(2), num(1)]).unwrap(),
+            Some(Json::Bool(true))
+        );
         assert!(call("lt", vec![num(1), st("a")]).is_err());
-        assert_eq!(call("print", vec![num(1), num(2), st("a"), num(3)]).unwrap(), st("1 2a3"));
+        assert_eq!(
+            call("print", vec![num(1), num(2), st("a"), num(3)]).unwrap(),
+            st("1 2a3")
+        );
     }
 }

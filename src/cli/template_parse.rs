@@ -40,7 +40,10 @@ pub fn parse(src: &str) -> Result<Vec<Node>> {
     let mut stack: Vec<(Frame, Vec<Node>)> = vec![(Frame::Root, Vec::new())];
     for seg in segments(src)? {
         match seg {
-            Seg::Text(t) => stack.last_mut().map(|(_, n)| n.push(Node::Text(t))).unwrap_or(()),
+            Seg::Text(t) => stack
+                .last_mut()
+                .map(|(_, n)| n.push(Node::Text(t)))
+                .unwrap_or(()),
             Seg::Action(a) => {
                 let toks = lex(&a)?;
                 let kw = match toks.first() {
@@ -68,9 +71,15 @@ pub fn parse(src: &str) -> Result<Vec<Node>> {
                                 let inner = parse_pipe(&toks[2..])?;
                                 stack.push((Frame::If(inner, None, true), Vec::new()));
                             }
-                            Frame::If(p, None, c) => stack.push((Frame::If(p, Some(nodes), c), Vec::new())),
-                            Frame::Range(p, None) => stack.push((Frame::Range(p, Some(nodes)), Vec::new())),
-                            Frame::With(p, None) => stack.push((Frame::With(p, Some(nodes)), Vec::new())),
+                            Frame::If(p, None, c) => {
+                                stack.push((Frame::If(p, Some(nodes), c), Vec::new()))
+                            }
+                            Frame::Range(p, None) => {
+                                stack.push((Frame::Range(p, Some(nodes)), Vec::new()))
+                            }
+                            Frame::With(p, None) => {
+                                stack.push((Frame::With(p, Some(nodes)), Vec::new()))
+                            }
                             _ => return Err(err("unexpected else")),
                         }
                     }
@@ -85,7 +94,11 @@ pub fn parse(src: &str) -> Result<Vec<Node>> {
                             Frame::With(p, Some(body)) => (Node::With(p, body, nodes), false),
                             Frame::With(p, None) => (Node::With(p, nodes, Vec::new()), false),
                         };
-                        stack.last_mut().ok_or_else(|| err("unexpected end"))?.1.push(node);
+                        stack
+                            .last_mut()
+                            .ok_or_else(|| err("unexpected end"))?
+                            .1
+                            .push(node);
                         if !chained {
                             break;
                         }
@@ -95,7 +108,10 @@ pub fn parse(src: &str) -> Result<Vec<Node>> {
                     }
                     _ => {
                         let pipe = parse_pipe(&toks)?;
-                        stack.last_mut().map(|(_, n)| n.push(Node::Action(pipe))).unwrap_or(());
+                        stack
+                            .last_mut()
+                            .map(|(_, n)| n.push(Node::Action(pipe)))
+                            .unwrap_or(());
                     }
                 }
             }
@@ -141,7 +157,8 @@ fn segments(src: &str) -> Result<Vec<Seg>> {
         if !text.is_empty() {
             out.push(Seg::Text(text.to_string()));
         }
-        let close = find_close(&rest[inner_start..]).ok_or_else(|| err("unclosed action"))? + inner_start;
+        let close =
+            find_close(&rest[inner_start..]).ok_or_else(|| err("unclosed action"))? + inner_start;
         let mut inner = &rest[inner_start..close];
         trim_next = false;
         // " -}}": a dash after white space trims the text that follows.
@@ -222,7 +239,11 @@ fn lex(s: &str) -> Result<Vec<Tok>> {
     };
     let fields = |i: &mut usize| -> Vec<String> {
         let mut path = Vec::new();
-        while *i < c.len() && c[*i] == '.' && c.get(*i + 1).is_some_and(|n| n.is_alphanumeric() || *n == '_') {
+        while *i < c.len()
+            && c[*i] == '.'
+            && c.get(*i + 1)
+                .is_some_and(|n| n.is_alphanumeric() || *n == '_')
+        {
             *i += 1;
             path.push(word(i));
         }
@@ -296,10 +317,15 @@ fn lex(s: &str) -> Result<Vec<Tok>> {
                 while i < c.len() && c[i] != '`' {
                     i += 1;
                 }
-                toks.push(Tok::Lit(Json::Str(c[start..i.min(c.len())].iter().collect())));
+                toks.push(Tok::Lit(Json::Str(
+                    c[start..i.min(c.len())].iter().collect(),
+                )));
                 i += 1;
             }
-            ch if ch.is_ascii_digit() || ((ch == '-' || ch == '+') && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            ch if ch.is_ascii_digit()
+                || ((ch == '-' || ch == '+')
+                    && c.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
                 while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
@@ -401,4 +427,3 @@ fn parse_pipe_at(toks: &[Tok], pos: &mut usize) -> Result<Pipe> {
     }
     Ok(Pipe { decl, cmds })
 }
-

@@ -16,7 +16,7 @@ pub fn format_g(v: f64, prec: usize) -> String {
     let sci = format!("{:.*e}", prec - 1, v);
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= prec as i32 {
+    if !(-4..prec as i32).contains(&exp) {
         let mant = trim_zeros(mant);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
@@ -41,12 +41,18 @@ pub fn format_float(v: f64) -> String {
         return "0".to_string();
     }
     if !v.is_finite() {
-        return if v.is_nan() { "NaN".into() } else if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let sci = format!("{v:e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
     } else {
@@ -69,8 +75,13 @@ const BINARY: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB",
 
 /// go-units `HumanSizeWithPrecision(size, 3)`: what `ps`/`images` print ("1.98MB").
 pub fn human_size(bytes: i64) -> String {
+    human_size_precision(bytes, 3)
+}
+
+/// go-units `HumanSizeWithPrecision`; `HumanSize` is precision 4 ("1.982MB").
+pub fn human_size_precision(bytes: i64, precision: usize) -> String {
     let (v, unit) = scaled(bytes as f64, 1000.0, &DECIMAL);
-    format!("{}{unit}", format_g(v, 3))
+    format!("{}{unit}", format_g(v, precision))
 }
 
 /// go-units `BytesSize`: binary units with four significant digits ("23.54GiB").
@@ -83,7 +94,9 @@ pub fn bytes_size(bytes: i64) -> String {
 /// Errors read like go-units' ("invalid size: 'x'", "invalid suffix: 'x'").
 pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     let t = s.trim();
-    let num_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, rest) = t.split_at(num_end);
     let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     let suffix = rest.strip_prefix(' ').unwrap_or(rest);
@@ -122,7 +135,9 @@ pub fn go_time_string(secs: i64) -> String {
 /// shows build times; anything unparsable is returned as it is.
 pub fn ansic(rfc3339: &str) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let Some(nanos) = parse_rfc3339(rfc3339) else {
         return rfc3339.to_string();
     };
@@ -155,7 +170,9 @@ pub fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => {
                 let n = c as u32;
                 if n < 0x10000 {
@@ -199,13 +216,17 @@ pub fn parse_duration(s: &str) -> Option<i128> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n == 0 {
             return None;
         }
         let value: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -239,7 +260,11 @@ pub fn api_timestamp(value: &str, now_nanos: i64) -> Result<String, String> {
         None
     };
     if let Some(n) = parsed {
-        return Ok(format!("{}.{:09}", n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000)));
+        return Ok(format!(
+            "{}.{:09}",
+            n.div_euclid(1_000_000_000),
+            n.rem_euclid(1_000_000_000)
+        ));
     }
     if value.contains('-') {
         return Err(format!("parsing time {value:?}: cannot parse as a time"));
@@ -248,7 +273,9 @@ pub fn api_timestamp(value: &str, now_nanos: i64) -> Result<String, String> {
     if secs.parse::<i64>().is_ok() && frac.bytes().all(|b| b.is_ascii_digit()) && !frac.is_empty() {
         return Ok(value.to_string());
     }
-    Err(format!("failed to parse value as time or duration: {value:?}"))
+    Err(format!(
+        "failed to parse value as time or duration: {value:?}"
+    ))
 }
 
 /// RFC 3339 and its shortenings docker accepts: "2006-01-02", "2006-01-02T15",
@@ -260,7 +287,10 @@ fn parse_time_like(v: &str) -> Option<i64> {
     // Split off a zone suffix: Z or ±hh:mm after the date part.
     let (body, zone) = if let Some(b) = v.strip_suffix('Z').or_else(|| v.strip_suffix('z')) {
         (b, "Z".to_string())
-    } else if v.len() > 16 && matches!(v.as_bytes()[v.len() - 6], b'+' | b'-') && v.as_bytes()[v.len() - 3] == b':' {
+    } else if v.len() > 16
+        && matches!(v.as_bytes()[v.len() - 6], b'+' | b'-')
+        && v.as_bytes()[v.len() - 3] == b':'
+    {
         (&v[..v.len() - 6], v[v.len() - 6..].to_string())
     } else {
         (v, "Z".to_string())
@@ -286,6 +316,7 @@ mod tests {
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(999_600), "1e+03kB");
+        assert_eq!(human_size_precision(1_982_334, 4), "1.982MB");
         assert_eq!(bytes_size(25_276_502_016), "23.54GiB");
         assert_eq!(bytes_size(1024), "1KiB");
         assert_eq!(format_g(0.0001234, 3), "0.000123");
@@ -321,8 +352,14 @@ mod tests {
     fn times() {
         assert_eq!(ago(100, 400), "5 minutes ago");
         assert_eq!(ago(0, 1_795_893_099), "56 years ago");
-        assert_eq!(go_time_string(1_795_893_099), "2026-11-28 19:11:39 +0000 UTC");
-        assert_eq!(ansic("2026-05-07T21:09:36.000000000+00:00"), "Thu May  7 21:09:36 2026");
+        assert_eq!(
+            go_time_string(1_795_893_099),
+            "2026-11-28 19:11:39 +0000 UTC"
+        );
+        assert_eq!(
+            ansic("2026-05-07T21:09:36.000000000+00:00"),
+            "Thu May  7 21:09:36 2026"
+        );
         assert_eq!(ansic("garbage"), "garbage");
     }
 
@@ -337,10 +374,22 @@ mod tests {
         let now = 1_795_893_137 * 1_000_000_000 + 5;
         // transcripts/logs-since-until.md: --since 10m, --until 2026-12-31T00:00:00Z
         assert_eq!(api_timestamp("10m", now).unwrap(), "1795892537");
-        assert_eq!(api_timestamp("2026-12-31T00:00:00Z", now).unwrap(), "1798675200.000000000");
-        assert_eq!(api_timestamp("2026-12-31", now).unwrap(), "1798675200.000000000");
-        assert_eq!(api_timestamp("2026-12-31T01:00:00+01:00", now).unwrap(), "1798675200.000000000");
-        assert_eq!(api_timestamp("2026-12-31T00:00", now).unwrap(), "1798675200.000000000");
+        assert_eq!(
+            api_timestamp("2026-12-31T00:00:00Z", now).unwrap(),
+            "1798675200.000000000"
+        );
+        assert_eq!(
+            api_timestamp("2026-12-31", now).unwrap(),
+            "1798675200.000000000"
+        );
+        assert_eq!(
+            api_timestamp("2026-12-31T01:00:00+01:00", now).unwrap(),
+            "1798675200.000000000"
+        );
+        assert_eq!(
+            api_timestamp("2026-12-31T00:00", now).unwrap(),
+            "1798675200.000000000"
+        );
         assert_eq!(api_timestamp("1798675200", now).unwrap(), "1798675200");
         assert_eq!(api_timestamp("1798675200.5", now).unwrap(), "1798675200.5");
         assert!(api_timestamp("yesterday", now).is_err());

@@ -9,7 +9,12 @@ nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
 
 /// Rows and columns of the terminal on `fd`, or None when it is not a terminal.
 pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: `fd` is a valid open descriptor for the borrow's lifetime and `ws` is a
     // properly aligned, writable winsize that TIOCGWINSZ fills in.
     let r = unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) };

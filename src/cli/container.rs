@@ -9,7 +9,7 @@ use super::session::{self, Attach, Failed, Then, Wait};
 use super::stream;
 use super::units::api_timestamp;
 use super::{parse, Cli};
-use crate::client::Body;
+use crate::client::{Addr, Body, Client};
 use crate::error::{Error, Result};
 use argh::FromArgs;
 use std::io;
@@ -23,16 +23,30 @@ fn spec(switches: &'static [&'static str], options: &'static [&'static str]) -> 
     }
 }
 
-/// Runs `f` for each name; prints what `ok` returns for the successes and the errors at
-/// the end.
-fn each(names: &[String], mut f: impl FnMut(&str) -> Result<String>) -> i32 {
+/// Runs `f` for each name at once, each on its own connection (docker's parallel
+/// operations: `stop a b` waits one grace period, not two); prints each result in the
+/// order the names were given, as soon as it and those before it are done, and the
+/// errors after all of them.
+fn each(
+    addr: &Addr,
+    names: &[String],
+    f: impl Fn(&mut Client, &str) -> Result<String> + Sync,
+) -> i32 {
     let mut errors = Vec::new();
-    for n in names {
-        match f(n) {
-            Ok(line) => println!("{line}"),
-            Err(e) => errors.push(e.message),
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| s.spawn(move || f(&mut Client::new(addr.clone()), n)))
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(Ok(line)) => println!("{line}"),
+                Ok(Err(e)) => errors.push(e.message),
+                Err(_) => errors.push("berth: a worker thread failed".to_string()),
+            }
         }
-    }
+    });
     for e in &errors {
         eprintln!("{e}");
     }
@@ -252,8 +266,8 @@ fn stop_like(cli: &mut Cli, path: &[&str], words: &[&str], verb: &str) -> i32 {
         q.push(("t", t.to_string()));
     }
     let q = query(&q);
-    each(&a.containers, |n| {
-        api::post(&mut cli.client, &format!("/containers/{n}/{verb}{q}"))?;
+    each(&cli.addr, &a.containers, |c, n| {
+        api::post(c, &format!("/containers/{n}/{verb}{q}"))?;
         Ok(n.to_string())
     })
 }
@@ -289,8 +303,8 @@ pub fn kill(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
             .map(|s| ("signal", s.clone()))
             .collect::<Vec<_>>(),
     );
-    each(&a.containers, |n| {
-        api::post(&mut cli.client, &format!("/containers/{n}/kill{q}"))?;
+    each(&cli.addr, &a.containers, |c, n| {
+        api::post(c, &format!("/containers/{n}/kill{q}"))?;
         Ok(n.to_string())
     })
 }
@@ -326,9 +340,9 @@ pub fn rm(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         }
     }
     let q = query(&q);
-    each(&a.containers, |n| {
+    each(&cli.addr, &a.containers, |c, n| {
         let resp = api::call(
-            &mut cli.client,
+            c,
             "DELETE",
             &format!("/containers/{n}{q}"),
             &[],
@@ -353,9 +367,9 @@ pub fn wait(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         Ok(a) => a,
         Err(c) => return c,
     };
-    each(&a.containers, |n| {
+    each(&cli.addr, &a.containers, |c, n| {
         let resp = api::call(
-            &mut cli.client,
+            c,
             "POST",
             &format!("/containers/{n}/wait"),
             &[],

@@ -367,10 +367,16 @@ pub fn main(argv: &[String]) -> i32 {
                 }
             }
         }
-        "help" => {
-            print!("{}", usage());
-            return 0;
-        }
+        // `berth help CMD` is `berth CMD --help`.
+        "help" => match rest.first() {
+            Some(c) if COMMANDS.iter().any(|(n, _)| n == c) => {
+                (*c, vec!["berth", *c], &["--help"][..])
+            }
+            _ => {
+                print!("{}", usage());
+                return 0;
+            }
+        },
         c => (c, vec!["berth", c], &rest[..]),
     };
     if !COMMANDS.iter().any(|(n, _)| *n == name) && !name.ends_with("-inspect") {

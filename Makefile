@@ -41,8 +41,9 @@ test: deps
 	$(CARGO) build
 	$(CARGO) test
 
+# Measured with the static binary, the one users install.
 bench: static
-	$(CARGO) bench --bench engine
+	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench engine
 
 demo: deps build
 	scripts/demo.sh target/release/berth

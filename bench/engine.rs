@@ -99,6 +99,7 @@ fn main() {
     let host = d.host();
     println!("berth benchmarks ({} cores, kernel {})", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default());
+    println!("binary: {}", bin());
     println!("storage driver: {}", d.ok(&["info", "-f", "{{.Driver}}"]).trim());
 
     // Idle daemon RSS, before containers exist.
@@ -110,7 +111,7 @@ fn main() {
         d.ok(&["run", "--rm", "bench/busybox", "true"]);
     }
     let run = time_runs(runs, || {
-        let st = Command::new(BERTH)
+        let st = Command::new(bin())
             .args(["-H", &host, "run", "--rm", "bench/busybox", "true"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

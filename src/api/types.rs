@@ -439,16 +439,48 @@ fn network_settings(c: &Container) -> Value {
         "IPPrefixLen": 0,
         "IPv6Gateway": "",
         "MacAddress": "",
-        "Networks": { network_mode_name(c): endpoint_settings() }
+        "Networks": { network_mode_name(c): EndpointWire::default() }
     })
 }
 
-fn endpoint_settings() -> Value {
-    serde_json::json!({
-        "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "",
-        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null
-    })
+/// One network endpoint of a container (inspect and list). Typed, so that listing many
+/// containers allocates nothing per field.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointWire {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<Value>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u32,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u32,
+    pub mac_address: String,
+    pub driver_opts: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SummaryHostConfig {
+    pub network_mode: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SummaryNetworks {
+    pub networks: BTreeMap<String, EndpointWire>,
 }
 
 /// One entry of `GET /containers/json`.
@@ -466,8 +498,8 @@ pub struct ContainerSummary {
     pub labels: BTreeMap<String, String>,
     pub state: &'static str,
     pub status: String,
-    pub host_config: Value,
-    pub network_settings: Value,
+    pub host_config: SummaryHostConfig,
+    pub network_settings: SummaryNetworks,
     pub mounts: Vec<Value>,
 }
 
@@ -485,8 +517,10 @@ impl ContainerSummary {
             labels: c.spec.labels.clone(),
             state: c.state.status.name(),
             status: c.status_text(now),
-            host_config: serde_json::json!({ "NetworkMode": if c.spec.host.network_mode.is_empty() { "default" } else { c.spec.host.network_mode.as_str() } }),
-            network_settings: serde_json::json!({ "Networks": { network_mode_name(c): endpoint_settings() } }),
+            host_config: SummaryHostConfig {
+                network_mode: if c.spec.host.network_mode.is_empty() { "default".into() } else { c.spec.host.network_mode.clone() },
+            },
+            network_settings: SummaryNetworks { networks: [(network_mode_name(c), EndpointWire::default())].into() },
             mounts: Vec::new(),
         }
     }

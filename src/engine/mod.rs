@@ -79,13 +79,20 @@ pub enum Busy {
 /// on every change.
 pub struct Ctr {
     pub id: String,
+    /// Creation time (never changes): lists sort by it without locking every container.
+    pub created: i64,
     data: Mutex<(Container, Runtime)>,
     changed: Condvar,
 }
 
 impl Ctr {
     fn new(c: Container) -> Arc<Ctr> {
-        Arc::new(Ctr { id: c.id.clone(), data: Mutex::new((c, Runtime::default())), changed: Condvar::new() })
+        Arc::new(Ctr {
+            id: c.id.clone(),
+            created: c.created,
+            data: Mutex::new((c, Runtime::default())),
+            changed: Condvar::new(),
+        })
     }
 
     /// Locks the container's data. A poisoned lock (a panicking job) still holds consistent
@@ -206,7 +213,7 @@ impl Engine {
     /// All containers, oldest first.
     pub fn all(&self) -> Vec<Arc<Ctr>> {
         let mut v: Vec<Arc<Ctr>> = self.table().by_id.values().cloned().collect();
-        v.sort_by_key(|c| c.lock().0.created);
+        v.sort_by_key(|c| c.created);
         v
     }
 

@@ -13,6 +13,12 @@ use std::time::{Duration, Instant};
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
+/// The binary the harness runs: $BERTH_BIN (the benchmark sets it to the static build),
+/// else the one cargo built for this test run.
+pub fn bin() -> String {
+    std::env::var("BERTH_BIN").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| BERTH.to_string())
+}
+
 /// Skips (with a message) unless we are root: the tests need real namespaces and mounts.
 pub fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
@@ -72,7 +78,7 @@ impl Daemon {
 
     /// (Re)starts the daemon process on the same roots and waits until it answers.
     pub fn spawn(&mut self) {
-        let mut cmd = Command::new(BERTH);
+        let mut cmd = Command::new(bin());
         cmd.arg("daemon")
             .arg("-H")
             .arg(self.host())
@@ -133,7 +139,7 @@ impl Daemon {
 
     /// Runs the berth CLI against this daemon.
     pub fn berth(&self, args: &[&str]) -> Output {
-        Command::new(BERTH)
+        Command::new(bin())
             .arg("-H")
             .arg(self.host())
             .args(args)
@@ -144,7 +150,7 @@ impl Daemon {
 
     /// Runs the CLI with stdin from `input`.
     pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = Command::new(BERTH)
+        let mut child = Command::new(bin())
             .arg("-H")
             .arg(self.host())
             .args(args)

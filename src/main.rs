@@ -2,7 +2,6 @@
 //! (`berth monitor`, internal), and the docker-compatible client (every other command).
 //! main only dispatches on argv[1]; each mode lives in its own module.
 #![recursion_limit = "256"]
-#![allow(dead_code, unused_variables, unused_imports)] // skeleton: removed once every module is filled in
 
 // First, so that its logging macros are visible in every module below.
 #[macro_use]

@@ -42,8 +42,9 @@ pub fn create(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
     out.json(201, &serde_json::json!({ "Id": created.id, "Warnings": warnings }))
 }
 
-pub fn inspect(e: &Engine, id: &str, out: &mut Out) -> Result<()> {
-    let d = e.run(ContainerInspect { id: id.to_string() })?;
+pub fn inspect(e: &Engine, id: &str, req: &Request, out: &mut Out) -> Result<()> {
+    let size = Query::of(req).flag("size", false);
+    let d = e.run(ContainerInspect { id: id.to_string(), size })?;
     out.json(200, &ContainerJson::from(&d))
 }
 

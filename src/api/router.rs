@@ -143,11 +143,11 @@ fn handle(e: &Engine, req: &mut Request, out: &mut Out, r: Route<'_>) -> Result<
     use Route::*;
     match r {
         Ping => system::ping(req, out),
-        Version => system::version(e, out),
+        Version => system::version(out),
         Info => system::info(e, out),
         ContainerList => containers::list(e, req, out),
         ContainerCreate => containers::create(e, req, out),
-        ContainerInspect(id) => containers::inspect(e, id, out),
+        ContainerInspect(id) => containers::inspect(e, id, req, out),
         ContainerStart(id) => containers::start(e, id, out),
         ContainerStop(id) => containers::stop(e, id, req, out),
         ContainerRestart(id) => containers::restart(e, id, req, out),

@@ -21,11 +21,10 @@ pub fn ping(_req: &Request, out: &mut Out) -> Result<()> {
     )
 }
 
-pub fn version(e: &Engine, out: &mut Out) -> Result<()> {
+pub fn version(out: &mut Out) -> Result<()> {
     let h = crate::engine::system::host_facts();
     let arch = crate::graph::image::host_architecture();
     let built = "";
-    let _ = e;
     out.json(
         200,
         &json!({
@@ -70,7 +69,7 @@ pub fn info(e: &Engine, out: &mut Out) -> Result<()> {
             "ContainersStopped": i.stopped,
             "Images": i.images,
             "Driver": i.driver,
-            "DriverStatus": [],
+            "DriverStatus": i.driver_status.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
             "Plugins": { "Volume": [], "Network": ["host", "null"], "Authorization": null, "Log": ["json-file"] },
             "MemoryLimit": false,
             "SwapLimit": false,

@@ -350,6 +350,8 @@ pub struct ContainerJson {
     pub app_armor_profile: String,
     #[serde(rename = "ExecIDs")]
     pub exec_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<u64>,
     pub host_config: HostConfig,
     pub graph_driver: GraphDriverWire,
     pub mounts: Vec<Value>,
@@ -400,6 +402,7 @@ impl ContainerJson {
             process_label: String::new(),
             app_armor_profile: String::new(),
             exec_ids: None,
+            size_rw: d.size_rw,
             host_config: host_config_of(&c.spec.host, masked, readonly),
             graph_driver: GraphDriverWire {
                 data: d.graph_data.iter().cloned().collect(),

@@ -3,8 +3,8 @@
 //! "Error response from daemon: <message>" (their kind following the HTTP status, so callers
 //! can act on a 404), and JSON bodies read. It knows paths and error bodies, not commands.
 
-use crate::client::{Body, Client, Hijacked, Response};
-use crate::error::{Error, Kind, Result};
+use crate::client::{encode_query, Body, Client, Hijacked, Response};
+use crate::error::{Error, Result};
 
 /// What docker prefixes to every error the daemon reports.
 pub const FROM_DAEMON: &str = "Error response from daemon: ";
@@ -19,76 +19,9 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let parts: Vec<String> = sorted
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v)))
         .collect();
     format!("?{}", parts.join("&"))
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The kind an HTTP error status stands for.
-pub fn kind_of(status: u16) -> Kind {
-    match status {
-        304 => Kind::NotModified,
-        400 => Kind::InvalidArgument,
-        404 => Kind::NotFound,
-        409 => Kind::Conflict,
-        _ => Kind::System,
-    }
-}
-
-/// The message of an error body the way the docker CLI reads it: `message` of a JSON
-/// body, else the text as sent.
-pub fn error_message(status: u16, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(body) {
-        if let Some(m) = o.get("message").and_then(|m| m.as_str()) {
-            return m.to_string();
-        }
-    }
-    let t = text.trim();
-    if t.is_empty() {
-        format!(
-            "API returned a {status} ({}) but provided no error-message",
-            reason(status)
-        )
-    } else {
-        t.to_string()
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        _ => "error",
-    }
-}
-
-/// The error for a failed response.
-pub fn daemon_error(status: u16, body: &[u8]) -> Error {
-    Error::new(
-        kind_of(status),
-        format!("{FROM_DAEMON}{}", error_message(status, body)),
-    )
 }
 
 /// Sends a request; a status of 400 or more becomes a daemon error. Transport failures
@@ -102,9 +35,8 @@ pub fn call(
 ) -> Result<Response> {
     let resp = c.request(method, path, headers, body)?;
     if resp.status >= 400 {
-        let status = resp.status;
-        let bytes = resp.bytes().unwrap_or_default();
-        return Err(daemon_error(status, &bytes));
+        let e = resp.into_error();
+        return Err(Error::new(e.kind, format!("{FROM_DAEMON}{}", e.message)));
     }
     Ok(resp)
 }
@@ -170,25 +102,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn error_bodies_read_like_docker() {
-        assert_eq!(
-            error_message(404, b"{\"message\":\"No such container: x\"}\n"),
-            "No such container: x"
-        );
-        assert_eq!(
-            error_message(400, b"client version 1.11 is too old\n"),
-            "client version 1.11 is too old"
-        );
-        assert_eq!(error_message(404, b"{\"msg\":\"x\"}"), "{\"msg\":\"x\"}");
-        assert_eq!(
-            error_message(404, b""),
-            "API returned a 404 (Not Found) but provided no error-message"
-        );
-        let e = daemon_error(409, b"{\"message\":\"Conflict.\"}");
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (Kind::Conflict, "Error response from daemon: Conflict.")
-        );
-    }
 }

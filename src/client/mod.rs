@@ -9,7 +9,7 @@ use crate::sys::socket::Stream;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
-use wire::{header, lock, upload, Head, HeadFailure, Pool, ResponseBody, Upload, Wire};
+use wire::{lock, upload, Head, HeadFailure, Pool, ResponseBody, Upload, Wire};
 
 mod wire;
 
@@ -103,14 +103,33 @@ pub enum Body<'a> {
 /// is read to its end the connection goes back to the client for reuse.
 pub struct Response {
     pub status: u16,
+    /// The response headers; only the server's round-trip tests look at them.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub headers: Vec<(String, String)>,
     reason: String,
     body: ResponseBody,
 }
 
 impl Response {
+    #[cfg(test)]
     pub fn header(&self, name: &str) -> Option<&str> {
-        header(&self.headers, name)
+        wire::header(&self.headers, name)
+    }
+
+    /// Like `Client::request`, but a status >= 400 becomes its `into_error`.
+    #[cfg(test)]
+    pub fn or_error(self) -> Result<Response> {
+        if self.status >= 400 {
+            Err(self.into_error())
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// The error a >= 400 response stands for: the daemon's `message`, the kind from the
+    /// status (404 NotFound, 409 Conflict, 400 InvalidArgument, else System).
+    pub fn into_error(self) -> Error {
+        response_error(self)
     }
 
     /// Reads the whole body.
@@ -120,12 +139,6 @@ impl Response {
         Ok(out)
     }
 
-    /// Decodes the whole body as JSON.
-    pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
-        let body = self.bytes()?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::system(format!("decode response from the daemon: {e}")))
-    }
 }
 
 impl Read for Response {
@@ -187,9 +200,6 @@ impl Client {
         Client { addr, idle: Arc::new(Mutex::new(None)) }
     }
 
-    pub fn addr(&self) -> &Addr {
-        &self.addr
-    }
 
     /// Sends a request (path without the version prefix, e.g. "/containers/json?all=1",
     /// already query-encoded) and returns the response with any status. Connection
@@ -227,23 +237,6 @@ impl Client {
                 Err(Failure::Stale(e) | Failure::Fatal(e)) => return Err(e),
             }
         }
-    }
-
-    /// Like `request`, but a status >= 400 becomes an `Error` whose message is the daemon's
-    /// `message` and whose kind follows the status (404 NotFound, 409 Conflict, 400
-    /// InvalidArgument, else System).
-    pub fn call(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Body<'_>,
-    ) -> Result<Response> {
-        let response = self.request(method, path, headers, body)?;
-        if response.status < 400 {
-            return Ok(response);
-        }
-        Err(response_error(response))
     }
 
     /// Sends an upgrade request (`Connection: Upgrade`, `Upgrade: tcp`) on a new
@@ -417,7 +410,7 @@ fn exchange(
         match upload(&wire.stream, &mut **reader) {
             Ok(()) => {}
             // The daemon may have answered early (an error) and closed: show its answer.
-            Err(Upload::Write(_)) => in_step = false,
+            Err(Upload::Write) => in_step = false,
             Err(Upload::Read(e)) => return Err(Failure::Fatal(io_error("read request body", e))),
         }
     }
@@ -602,7 +595,7 @@ mod tests {
         let mut reader = &data[..];
         let mut c = Client::new(Addr::Unix(path));
         let e = c
-            .call("POST", "/images/load", &[], Body::Stream(&mut reader, "application/x-tar"))
+            .request("POST", "/images/load", &[], Body::Stream(&mut reader, "application/x-tar"))
             .err()
             .unwrap();
         assert_eq!((e.kind, e.message.as_str()), (Kind::NotFound, "No such image"));

@@ -38,7 +38,7 @@ pub(super) struct Head {
 
 pub(super) enum Upload {
     Read(io::Error),
-    Write(io::Error),
+    Write,
 }
 
 /// Copies a streamed body as chunks, one write per read.
@@ -54,13 +54,13 @@ pub(super) fn upload(stream: &Stream, reader: &mut dyn Read) -> std::result::Res
             }
         };
         if n == 0 {
-            return w.write_all(b"0\r\n\r\n").map_err(Upload::Write);
+            return w.write_all(b"0\r\n\r\n").map_err(|_| Upload::Write);
         }
         let size = format!("{n:x}\r\n");
         let start = 16 - size.len();
         buf[start..16].copy_from_slice(size.as_bytes());
         buf[16 + n..16 + n + 2].copy_from_slice(b"\r\n");
-        w.write_all(&buf[start..16 + n + 2]).map_err(Upload::Write)?;
+        w.write_all(&buf[start..16 + n + 2]).map_err(|_| Upload::Write)?;
     }
 }
 

@@ -87,6 +87,8 @@ impl ContainerList {
 /// A container with what inspect shows beyond its own record.
 pub struct ContainerDetails {
     pub container: Container,
+    /// Bytes in the container's own layer (asked for with `size`).
+    pub size_rw: Option<u64>,
     pub driver: &'static str,
     pub graph_data: Vec<(String, String)>,
     pub log_path: PathBuf,
@@ -95,6 +97,8 @@ pub struct ContainerDetails {
 
 pub struct ContainerInspect {
     pub id: String,
+    /// Also measure the container's read-write layer (walks it: costs time).
+    pub size: bool,
 }
 
 impl Job for ContainerInspect {
@@ -113,7 +117,9 @@ impl Job for ContainerInspect {
             .image_layers(&container.image_id)
             .map(|ls| ls.into_iter().map(|l| l.id).collect())
             .unwrap_or_default();
+        let size_rw = if self.size { e.storage.rw_size(&container.id).ok() } else { None };
         Ok(ContainerDetails {
+            size_rw,
             graph_data: e.storage.graph_data(&container.id, &layers),
             driver: e.storage.name(),
             log_path: e.log_path(&container.id),

@@ -9,7 +9,6 @@ use crate::util::jsonlog::{self, Entry, Stream};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct ContainerLogs {
     pub id: String,

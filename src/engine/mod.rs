@@ -22,6 +22,8 @@ pub mod restore;
 pub mod start;
 pub mod stop;
 pub mod system;
+#[cfg(test)]
+mod tests;
 pub mod wait;
 
 use crate::driver::exec::{AttachStream, ExecDriver};
@@ -71,7 +73,6 @@ pub struct Runtime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
     Starting,
-    Stopping,
     Removing,
 }
 
@@ -135,8 +136,6 @@ pub struct Engine {
     pub storage: Box<dyn StorageDriver>,
     pub exec: ExecDriver,
     table: Mutex<Table>,
-    /// When this daemon started (ns), for `info`.
-    pub started: i64,
     /// This engine, for jobs that leave threads behind (exit watchers).
     me: Weak<Engine>,
 }
@@ -158,7 +157,6 @@ impl Engine {
             storage,
             exec,
             table: Mutex::new(Table::default()),
-            started: crate::util::time::now_nanos(),
             me: me.clone(),
         }))
     }

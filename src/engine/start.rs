@@ -45,6 +45,7 @@ impl Job for ContainerStart {
         g.1.busy = None;
         let outcome = match result {
             Ok(running) => {
+                log_debug!("container {} runs as pid {} under monitor {}", ctr.id, running.pid, running.monitor_pid);
                 let st = &mut g.0.state;
                 st.status = Status::Running;
                 st.pid = running.pid;

@@ -12,6 +12,8 @@ pub struct SystemInfo {
     pub stopped: usize,
     pub images: usize,
     pub driver: String,
+    /// (label, value) lines about the storage driver.
+    pub driver_status: Vec<(String, String)>,
     pub data_root: String,
     pub cgroup_version: String,
     pub kernel_version: String,
@@ -47,6 +49,7 @@ impl Job for SystemInfoJob {
         }
         info.images = e.db.all_images()?.len();
         info.driver = e.storage.name().to_string();
+        info.driver_status = vec![("Root Dir".to_string(), e.storage.home().display().to_string())];
         info.data_root = e.config.data_root.display().to_string();
         Ok(info)
     }

@@ -107,6 +107,7 @@ impl GraphDb {
     }
 
     /// An in-memory database, for tests.
+    #[cfg(test)]
     pub fn memory() -> Result<GraphDb> {
         GraphDb::setup(Connection::open_in_memory()?)
     }
@@ -141,6 +142,7 @@ impl GraphDb {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.lock().query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
@@ -249,14 +251,6 @@ impl GraphDb {
         }
         out.reverse();
         Ok(out)
-    }
-
-    pub fn layer_exists(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .lock()
-            .query_row("SELECT 1 FROM layers WHERE id = ?1", [id], |_| Ok(()))
-            .optional()?
-            .is_some())
     }
 
     pub fn all_layer_ids(&self) -> Result<Vec<String>> {

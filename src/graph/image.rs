@@ -87,31 +87,11 @@ impl ImageConfig {
         serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid(format!("invalid image config: {e}")))
     }
-
-    /// Creation time in nanoseconds (0 when absent or unparsable).
-    pub fn created_nanos(&self) -> i64 {
-        self.created.as_deref().and_then(crate::util::time::parse_rfc3339).unwrap_or(0)
-    }
 }
 
 /// "sha256:<hex>" of some bytes: image IDs, diff IDs, blob digests.
 pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", crate::util::id::hex(&Sha256::digest(bytes)))
-}
-
-/// Chain ID of a layer stack (OCI image spec): the first layer's is its diff ID, each next
-/// is sha256("<parent chain id> <diff id>"). Returned without the "sha256:" prefix, as the
-/// storage drivers name layers.
-pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
-    for d in diff_ids {
-        let id = match out.last() {
-            None => d.clone(),
-            Some(parent) => digest_of(format!("sha256:{parent} {d}").as_bytes()),
-        };
-        out.push(id.trim_start_matches("sha256:").to_string());
-    }
-    out
 }
 
 /// The host platform in image terms (GOARCH names).
@@ -267,16 +247,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chain_ids_follow_the_oci_rule() {
-        let a = format!("sha256:{}", "a".repeat(64));
-        let b = format!("sha256:{}", "b".repeat(64));
-        let ids = chain_ids(&[a.clone(), b.clone()]);
-        assert_eq!(ids[0], "a".repeat(64));
-        let expect = digest_of(format!("sha256:{} {}", "a".repeat(64), b).as_bytes());
-        assert_eq!(format!("sha256:{}", ids[1]), expect);
-    }
-
-    #[test]
     fn changes_like_docker_import() {
         let mut c = RunConfig::default();
         apply_changes(
@@ -317,7 +287,6 @@ mod tests {
         let c = ImageConfig::parse(doc).unwrap();
         assert_eq!(c.config.cmd, Some(vec!["sh".into()]));
         assert_eq!(c.rootfs.diff_ids, vec!["sha256:42".to_string()]);
-        assert!(c.created_nanos() > 0);
         assert!(ImageConfig::parse(b"[1]").is_err());
     }
 }

@@ -144,15 +144,6 @@ impl Reference {
         Ok(Reference { domain, path, tag, digest })
     }
 
-    /// Parses a repository name with no tag or digest (the `repo` of `tag` and `import`).
-    pub fn parse_repository(s: &str) -> Result<Reference> {
-        let r = Reference::parse(s)?;
-        if r.tag.is_some() || r.digest.is_some() {
-            return Err(invalid(s));
-        }
-        Ok(r)
-    }
-
     /// The tag, defaulting to "latest" when neither tag nor digest was given.
     pub fn with_default_tag(mut self) -> Reference {
         if self.tag.is_none() && self.digest.is_none() {
@@ -235,7 +226,6 @@ mod tests {
         }
         let e = Reference::parse("library/Busybox").unwrap_err();
         assert!(e.message.contains("must be lowercase"), "{}", e.message);
-        assert!(Reference::parse_repository("a:b").is_err());
         assert!(valid_tag("v1.0-rc_1") && !valid_tag(".x") && !valid_tag(&"x".repeat(129)));
     }
 }

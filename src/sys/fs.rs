@@ -9,7 +9,7 @@
 use crate::error::{Context, Error, Result};
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{mkdirat, Mode};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Component, Path, PathBuf};
 
 fn owned(fd: RawFd) -> OwnedFd {
@@ -114,15 +114,11 @@ pub fn open_root(dir: &Path) -> Result<OwnedFd> {
         .ctx(|| format!("open {}", dir.display()))
 }
 
-/// Borrows an owned descriptor (convenience for call sites holding `OwnedFd`).
-pub fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
-    fd.as_fd()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+    use std::os::fd::AsFd;
     use std::os::unix::fs::symlink;
 
     #[test]

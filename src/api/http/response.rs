@@ -418,11 +418,13 @@ pub struct Conn {
 impl Conn {
     /// A second handle on the same socket (dup(2)), e.g. one thread copying stdin in while
     /// another copies output out. Bytes buffered by the server stay with this handle.
+    #[cfg(test)]
     pub fn try_clone(&self) -> io::Result<Conn> {
         Ok(Conn { stream: self.stream.try_clone()?, buffered: Vec::new(), offset: 0 })
     }
 
     /// Half-close: the client reads EOF, and may still send.
+    #[cfg(test)]
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.stream.shutdown(std::net::Shutdown::Write)
     }

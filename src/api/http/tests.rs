@@ -126,15 +126,15 @@ fn get_head_post_round_trips() {
     assert_eq!(r.header("Content-Length"), Some("18"));
     assert_eq!(text(r), "");
 
-    let r = c.call("POST", "/create", &[], ClientBody::Json(b"{\"a\":1}".to_vec())).unwrap();
+    let r = c.request("POST", "/create", &[], ClientBody::Json(b"{\"a\":1}".to_vec())).and_then(|r| r.or_error()).unwrap();
     assert_eq!(text(r), "POST /v1.41/create {\"a\":1}");
 
-    let e = c.call("DELETE", "/missing", &[], ClientBody::Empty).err().unwrap();
+    let e = c.request("DELETE", "/missing", &[], ClientBody::Empty).and_then(|r| r.or_error()).err().unwrap();
     assert_eq!(e.kind, Kind::NotFound);
     assert_eq!(e.message, "No such container: x");
 
     let q = format!("/json?name={}&flag&x=a+b", crate::client::encode_query("a b/c&d=é"));
-    let v: Vec<String> = c.call("GET", &q, &[], ClientBody::Empty).unwrap().json().unwrap();
+    let v: Vec<String> = c.request("GET", &q, &[], ClientBody::Empty).and_then(|r| r.or_error()).and_then(|r| r.bytes()).map(|b| serde_json::from_slice(&b).unwrap()).unwrap();
     assert_eq!(v, ["name=a b/c&d=é", "flag=", "x=a b"]);
 }
 
@@ -153,8 +153,7 @@ fn chunked_upload_arrives_whole() {
     let mut reader = &data[..];
     let mut c = server.client();
     let r = c
-        .call("POST", "/images/load", &[], ClientBody::Stream(&mut reader, "application/x-tar"))
-        .unwrap();
+        .request("POST", "/images/load", &[], ClientBody::Stream(&mut reader, "application/x-tar")).and_then(|r| r.or_error()).unwrap();
     assert_eq!(text(r), "chunked application/x-tar 300000 true");
 }
 
@@ -388,7 +387,7 @@ fn panicking_handler_gets_500_and_the_server_lives_on() {
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert_eq!(r.header("Connection"), Some("close"));
     assert_eq!(text(r), "{\"message\":\"internal error\"}\n");
-    let e = c.call("POST", "/panic", &[], ClientBody::Empty).err().unwrap();
+    let e = c.request("POST", "/panic", &[], ClientBody::Empty).and_then(|r| r.or_error()).err().unwrap();
     assert_eq!((e.kind, e.message.as_str()), (Kind::System, "internal error"));
     assert_eq!(text(c.request("GET", "/ok", &[], ClientBody::Empty).unwrap()), "GET /v1.41/ok ");
 }
@@ -403,7 +402,7 @@ fn handler_that_does_not_answer_gets_500() {
         echo(req, res)
     });
     let mut c = server.client();
-    let e = c.call("GET", "/silent", &[], ClientBody::Empty).err().unwrap();
+    let e = c.request("GET", "/silent", &[], ClientBody::Empty).and_then(|r| r.or_error()).err().unwrap();
     assert_eq!(e.message, "internal error: handler did not answer");
     // Not a panic: the connection stays.
     assert_eq!(text(c.request("GET", "/ok", &[], ClientBody::Empty).unwrap()), "GET /v1.41/ok ");

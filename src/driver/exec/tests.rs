@@ -12,7 +12,7 @@ use crate::util::jsonlog;
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// $BERTH_TEST_BINARY, else target/<profile>/berth (from target/<profile>/deps/berth-<hash>).
 fn berth_binary() -> Option<PathBuf> {

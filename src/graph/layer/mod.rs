@@ -83,7 +83,14 @@ fn stream_error(e: io::Error, source_failed: &Cell<bool>) -> Error {
     if source_failed.get() {
         Error::from(e).context("read layer")
     } else {
-        Error::invalid(format!("invalid tar archive: {e}"))
+        // The parser quotes the offending bytes; keep the message one short printable line.
+        let detail: String = e
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(120)
+            .collect();
+        Error::invalid(format!("invalid tar archive: {detail}"))
     }
 }
 

@@ -171,7 +171,7 @@ fn listen_fds(which: &str) -> Result<Vec<Listener>> {
     for fd in range {
         let owned = adopt_inherited(fd)?;
         // Like dockerd, sockets not asked for are closed.
-        if wanted.map_or(true, |w| w == fd) {
+        if wanted.is_none_or(|w| w == fd) {
             listeners.push(inherited_listener(owned)?);
         }
     }

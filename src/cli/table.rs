@@ -115,7 +115,7 @@ impl TabWriter {
                 self.out.push_str(cell);
                 if j < widths.len() && j + 1 < line.len() {
                     let pad = widths[j].saturating_sub(cell.chars().count());
-                    self.out.extend(std::iter::repeat(' ').take(pad));
+                    self.out.extend(std::iter::repeat_n(' ', pad));
                 }
             }
             self.out.push('\n');

@@ -509,7 +509,7 @@ mod tests {
             assert!(matches!(w.read_head(false), Err(HeadFailure::Partial(_))), "{bad:?}");
         }
         let mut big = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
-        big.extend(std::iter::repeat(b'a').take(MAX_HEAD + 10));
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
         let (a, b) = UnixStream::pair().unwrap();
         let writer = std::thread::spawn(move || {
             let _ = (&b).write_all(&big);

@@ -50,7 +50,7 @@ impl Engine {
                 return Ok(id);
             }
         }
-        if name.len() >= 1 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit()) {
             if let Some(id) = self.image_by_prefix(name) {
                 return Ok(id);
             }

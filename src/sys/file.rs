@@ -151,6 +151,26 @@ pub fn link_fd(fd: BorrowedFd<'_>, newdir: BorrowedFd<'_>, name: &OsStr) -> nix:
     }
 }
 
+/// renameat2(2) with RENAME_NOREPLACE (linux/fs.h: 1), by raw syscall: libc wrappers for it
+/// are missing on musl and older glibc.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::result::Result<(), nix::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    const RENAME_NOREPLACE: libc::c_uint = 1;
+    let from = std::ffi::CString::new(from.as_os_str().as_bytes()).map_err(|_| nix::Error::EINVAL)?;
+    let to = std::ffi::CString::new(to.as_os_str().as_bytes()).map_err(|_| nix::Error::EINVAL)?;
+    // SAFETY: both paths are NUL-terminated C strings that live across the call; AT_FDCWD
+    // makes them relative to the working directory like rename(2).
+    let r = unsafe {
+        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), RENAME_NOREPLACE)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(nix::Error::last())
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,24 +214,5 @@ mod tests {
         let s = open_owned(&t.path().join("s"), libc::O_PATH | libc::O_NOFOLLOW);
         link_fd(s.as_fd(), dir.as_fd(), OsStr::new("s2")).unwrap();
         assert!(std::fs::symlink_metadata(t.path().join("s2")).unwrap().file_type().is_symlink());
-    }
-}
-
-/// renameat2(2) with RENAME_NOREPLACE (linux/fs.h: 1), by raw syscall: libc wrappers for it
-/// are missing on musl and older glibc.
-pub fn rename_noreplace(from: &Path, to: &Path) -> std::result::Result<(), nix::Error> {
-    use std::os::unix::ffi::OsStrExt;
-    const RENAME_NOREPLACE: libc::c_uint = 1;
-    let from = std::ffi::CString::new(from.as_os_str().as_bytes()).map_err(|_| nix::Error::EINVAL)?;
-    let to = std::ffi::CString::new(to.as_os_str().as_bytes()).map_err(|_| nix::Error::EINVAL)?;
-    // SAFETY: both paths are NUL-terminated C strings that live across the call; AT_FDCWD
-    // makes them relative to the working directory like rename(2).
-    let r = unsafe {
-        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), RENAME_NOREPLACE)
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(nix::Error::last())
     }
 }

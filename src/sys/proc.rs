@@ -204,6 +204,34 @@ pub fn cloexec_from(first: RawFd) -> Result<()> {
     Ok(())
 }
 
+/// Unmaps the resident pages of our code mappings with madvise(MADV_DONTNEED). A
+/// long-lived process whose start-up ran most of the binary keeps those pages counted in
+/// its RSS though it never runs them again; afterwards only what still executes is
+/// faulted back in. Only executable, non-writable mappings qualify: code is never written,
+/// while a read-only data mapping may hold private relocated copies (RELRO) that
+/// MADV_DONTNEED would silently revert to the file's contents.
+pub fn drop_code_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+    for line in maps.lines() {
+        // start-end perms offset dev inode path
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+        let path = f.nth(3).unwrap_or("");
+        if perms != "r-xp" || path.is_empty() || path.starts_with('[') {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+        // SAFETY: the range is a whole private, never-written code mapping of this process,
+        // taken from /proc/self/maps; MADV_DONTNEED on it only drops page-table entries that
+        // the next access refills from the file with identical contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,32 +265,5 @@ mod tests {
         assert_eq!(&buf[..n], b"hi\n");
         let st = nix::sys::wait::waitpid(pid, None).unwrap();
         assert_eq!(st, nix::sys::wait::WaitStatus::Exited(pid, 0));
-    }
-}
-
-/// Unmaps the resident pages of our code mappings with madvise(MADV_DONTNEED). A
-/// long-lived process whose start-up ran most of the binary keeps those pages counted in
-/// its RSS though it never runs them again; afterwards only what still executes is
-/// faulted back in. Only executable, non-writable mappings qualify: code is never written,
-/// while a read-only data mapping may hold private relocated copies (RELRO) that
-/// MADV_DONTNEED would silently revert to the file's contents.
-pub fn drop_code_pages() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
-    for line in maps.lines() {
-        // start-end perms offset dev inode path
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
-        let path = f.nth(3).unwrap_or("");
-        if perms != "r-xp" || path.is_empty() || path.starts_with('[') {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
-        // SAFETY: the range is a whole private, never-written code mapping of this process,
-        // taken from /proc/self/maps; MADV_DONTNEED on it only drops page-table entries that
-        // the next access refills from the file with identical contents.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
     }
 }

@@ -275,7 +275,7 @@ fn oversized_head_is_431() {
     let server = start("http-431", limits, echo);
     let mut s = server.raw();
     let mut head = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
-    head.extend(std::iter::repeat(b'a').take(10_000));
+    head.extend(std::iter::repeat_n(b'a', 10_000));
     let _ = s.write_all(&head);
     let all = read_to_close(&mut s);
     assert!(all.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{all}");

@@ -494,7 +494,7 @@ mod tests {
             assert!(!w.drain(&s, DRAIN), "{body:?}");
         }
         let mut input = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;".to_vec();
-        input.extend(std::iter::repeat(b'x').take(MAX_CHUNK_LINE + 10));
+        input.extend(std::iter::repeat_n(b'x', MAX_CHUNK_LINE + 10));
         let (mut w, s, _peer) = wire_with(&input, false);
         w.read_head(&s, &limits()).unwrap();
         assert_eq!(read_all(&mut w, &s).unwrap_err().kind(), io::ErrorKind::InvalidData);
@@ -528,7 +528,7 @@ mod tests {
             wire_with(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", true);
         assert!(matches!(w.read_head(&s, &limits()), Err(HeadError::Reject((431, _)))));
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        big.extend(std::iter::repeat(b'a').take(2000));
+        big.extend(std::iter::repeat_n(b'a', 2000));
         let (mut w, s, _peer) = wire_with(&big, false);
         assert!(matches!(w.read_head(&s, &limits()), Err(HeadError::Reject((431, _)))));
         let (mut w, s, _peer) = wire_with(b"GET / HTTP/1.1\r\nX: 1", false);
@@ -538,7 +538,7 @@ mod tests {
         assert!(matches!(w.read_head(&s, &limits()), Err(HeadError::Closed)));
         // A long head within a larger limit grows the buffer.
         let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
-        long.extend(std::iter::repeat(b'a').take(20_000));
+        long.extend(std::iter::repeat_n(b'a', 20_000));
         long.extend_from_slice(b"\r\n\r\n");
         let (mut w, s, _peer) = wire_with(&long, true);
         let lim = Limits { max_head: 32 * 1024, ..limits() };
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn large_reads_bypass_the_buffer_but_never_overread() {
         let mut input = b"POST / HTTP/1.1\r\nContent-Length: 20000\r\n\r\n".to_vec();
-        input.extend(std::iter::repeat(b'z').take(20_000));
+        input.extend(std::iter::repeat_n(b'z', 20_000));
         input.extend_from_slice(b"GET /after HTTP/1.1\r\n\r\n");
         let (mut w, s, _peer) = wire_with(&input, true);
         w.read_head(&s, &limits()).unwrap();

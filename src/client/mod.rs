@@ -596,6 +596,7 @@ mod tests {
         let mut c = Client::new(Addr::Unix(path));
         let e = c
             .request("POST", "/images/load", &[], Body::Stream(&mut reader, "application/x-tar"))
+            .and_then(|r| r.or_error())
             .err()
             .unwrap();
         assert_eq!((e.kind, e.message.as_str()), (Kind::NotFound, "No such image"));

@@ -147,44 +147,9 @@ impl Read for Response {
     }
 }
 
-/// A hijacked connection: raw bytes both ways; `try_clone` for a second thread.
-pub struct Hijacked {
-    stream: Stream,
-    /// Bytes that arrived right behind the 101 head, delivered before the socket's.
-    buffered: Vec<u8>,
-    offset: usize,
-}
-
-impl Hijacked {
-    pub fn try_clone(&self) -> io::Result<Hijacked> {
-        Ok(Hijacked { stream: self.stream.try_clone()?, buffered: Vec::new(), offset: 0 })
-    }
-    /// Half-close: tells the daemon no more stdin will come.
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        self.stream.shutdown(std::net::Shutdown::Write)
-    }
-}
-
-impl Read for Hijacked {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.offset < self.buffered.len() {
-            let n = buf.len().min(self.buffered.len() - self.offset);
-            buf[..n].copy_from_slice(&self.buffered[self.offset..self.offset + n]);
-            self.offset += n;
-            return Ok(n);
-        }
-        (&self.stream).read(buf)
-    }
-}
-
-impl Write for Hijacked {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.stream).write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// A hijacked connection: raw bytes both ways; `try_clone` for a second thread,
+/// `shutdown_write` to tell the daemon no more stdin comes.
+pub type Hijacked = crate::sys::socket::Upgraded;
 
 /// How an exchange failed.
 enum Failure {
@@ -260,7 +225,7 @@ impl Client {
             return Err(Error::system(format!("unable to upgrade to tcp, received {status}")));
         }
         let buffered = wire.buffered().to_vec();
-        Ok(Hijacked { stream: wire.stream, buffered, offset: 0 })
+        Ok(Hijacked::new(wire.stream, buffered))
     }
 
     fn connect(&self) -> Result<Wire> {

@@ -3,6 +3,7 @@
 //! back to the keep-alive slot at their end, and chunked uploads. No API knowledge here.
 
 use crate::sys::socket::Stream;
+use crate::util::readbuf::ReadBuf;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -73,46 +74,21 @@ pub(super) enum HeadFailure {
 /// A connection to the daemon with its read buffer.
 pub(super) struct Wire {
     pub(super) stream: Stream,
-    pub(super) buf: Vec<u8>,
-    pub(super) pos: usize,
-    pub(super) end: usize,
+    rb: ReadBuf,
 }
 
 impl Wire {
     pub(super) fn new(stream: Stream) -> Wire {
-        Wire { stream, buf: vec![0; BUF_SIZE], pos: 0, end: 0 }
+        Wire { stream, rb: ReadBuf::new(BUF_SIZE) }
     }
 
     pub(super) fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..self.end]
+        self.rb.buffered()
     }
 
     fn fill(&mut self, cap: usize) -> io::Result<usize> {
-        if self.pos == self.end {
-            self.pos = 0;
-            self.end = 0;
-        } else if self.end == self.buf.len() {
-            if self.pos > 0 {
-                self.buf.copy_within(self.pos..self.end, 0);
-                self.end -= self.pos;
-                self.pos = 0;
-            } else if self.buf.len() < cap {
-                let len = (self.buf.len() * 2).min(cap);
-                self.buf.resize(len, 0);
-            } else {
-                return Err(bad("response line too long"));
-            }
-        }
-        loop {
-            match (&self.stream).read(&mut self.buf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let mut r: &Stream = &self.stream;
+        self.rb.fill(&mut r, cap)
     }
 
     /// Reads a response head, skipping interim 1xx responses (except the 101 of an upgrade).
@@ -123,7 +99,7 @@ impl Wire {
                 if let Some(len) = head_end(self.buffered()) {
                     break len;
                 }
-                if self.end - self.pos >= MAX_HEAD {
+                if self.buffered().len() >= MAX_HEAD {
                     return Err(HeadFailure::Partial(bad("response head too large")));
                 }
                 match self.fill(MAX_HEAD + 1) {
@@ -150,7 +126,7 @@ impl Wire {
             };
             let parsed =
                 parse_response_head(&self.buffered()[..len]).map_err(HeadFailure::Partial)?;
-            self.pos += len;
+            self.rb.consume(len);
             if parsed.status < 200 && !(upgrade && parsed.status == 101) {
                 continue;
             }
@@ -161,13 +137,10 @@ impl Wire {
     /// One line without its line end, of at most MAX_LINE bytes.
     fn line(&mut self) -> io::Result<Vec<u8>> {
         loop {
-            if let Some(i) = self.buffered().iter().position(|&b| b == b'\n') {
-                let data = &self.buf[self.pos..self.pos + i];
-                let line = data.strip_suffix(b"\r").unwrap_or(data).to_vec();
-                self.pos += i + 1;
+            if let Some(line) = self.rb.take_line() {
                 return Ok(line);
             }
-            if self.end - self.pos > MAX_LINE {
+            if self.buffered().len() > MAX_LINE {
                 return Err(bad("chunk line too long"));
             }
             if self.fill(MAX_LINE + 2)? == 0 {
@@ -179,7 +152,7 @@ impl Wire {
     /// Up to `left` bytes of body data; Ok(0) only at EOF.
     fn data(&mut self, out: &mut [u8], left: u64) -> io::Result<usize> {
         let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if self.pos == self.end {
+        if self.rb.is_empty() {
             if want >= BUF_SIZE {
                 loop {
                     match (&self.stream).read(&mut out[..want]) {
@@ -192,10 +165,7 @@ impl Wire {
                 return Ok(0);
             }
         }
-        let n = want.min(self.end - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.rb.copy_to(&mut out[..want]))
     }
 }
 
@@ -306,7 +276,7 @@ impl ResponseBody {
             return;
         }
         if let Some(wire) = self.wire.take() {
-            if self.reusable && wire.pos == wire.end {
+            if self.reusable && wire.buffered().is_empty() {
                 *lock(&self.pool) = Some(wire);
             }
         }

@@ -3,6 +3,7 @@
 
 use super::{Engine, Job};
 use crate::error::{Error, Result};
+use crate::graph::db::ImageRow;
 use crate::graph::image::ImageConfig;
 use crate::graph::reference::{familiar, Reference};
 
@@ -70,31 +71,28 @@ impl Engine {
     /// Loads one image with its references.
     pub fn image_details(&self, id: &str) -> Result<Image> {
         let row = self.db.image(id)?.ok_or_else(|| no_such_image(id))?;
-        let config = ImageConfig::parse(&row.config)?;
-        let repo_tags = self
-            .db
-            .tags(Some(id))?
-            .into_iter()
-            .map(|(repo, tag, _)| format!("{}:{tag}", familiar(&repo)))
-            .collect();
-        let repo_digests = self
-            .db
-            .digests(Some(id))?
-            .into_iter()
-            .map(|(repo, d, _)| format!("{}@{d}", familiar(&repo)))
-            .collect();
         let layer_ids = self.db.image_layers(id)?.into_iter().map(|l| l.id).collect();
-        Ok(Image {
-            id: row.id,
-            created: if row.created != 0 { row.created } else { row.loaded },
-            layers: config.rootfs.diff_ids.clone(),
-            config,
-            repo_tags,
-            repo_digests,
-            size: row.size,
-            last_tag_time: row.last_tag_time,
-            layer_ids,
-        })
+        Ok(image_of(row, &self.db.tags(Some(id))?, &self.db.digests(Some(id))?, layer_ids))
+    }
+}
+
+/// An image from its row and the (repo, tag|digest, image) references, of which those of
+/// this image are kept, in familiar form.
+fn image_of(row: ImageRow, tags: &[(String, String, String)], digests: &[(String, String, String)], layer_ids: Vec<String>) -> Image {
+    let config = ImageConfig::parse(&row.config).unwrap_or_default();
+    let refs = |list: &[(String, String, String)], sep: char| -> Vec<String> {
+        list.iter().filter(|r| r.2 == row.id).map(|(repo, t, _)| format!("{}{sep}{t}", familiar(repo))).collect()
+    };
+    Image {
+        repo_tags: refs(tags, ':'),
+        repo_digests: refs(digests, '@'),
+        created: if row.created != 0 { row.created } else { row.loaded },
+        layers: config.rootfs.diff_ids.clone(),
+        config,
+        size: row.size,
+        last_tag_time: row.last_tag_time,
+        layer_ids,
+        id: row.id,
     }
 }
 
@@ -132,38 +130,18 @@ impl Job for ImageList {
         let digests = e.db.digests(None)?;
         let mut out = Vec::new();
         for row in e.db.all_images()? {
-            let config = ImageConfig::parse(&row.config).unwrap_or_default();
-            let repo_tags: Vec<String> = tags
-                .iter()
-                .filter(|t| t.2 == row.id)
-                .map(|(repo, tag, _)| format!("{}:{tag}", familiar(repo)))
-                .collect();
-            let repo_digests: Vec<String> = digests
-                .iter()
-                .filter(|d| d.2 == row.id)
-                .map(|(repo, d, _)| format!("{}@{d}", familiar(repo)))
-                .collect();
+            let image = image_of(row, &tags, &digests, Vec::new());
             if let Some(want) = self.dangling {
-                if want != repo_tags.is_empty() {
+                if want != image.repo_tags.is_empty() {
                     continue;
                 }
             }
             if !self.references.is_empty()
-                && !repo_tags.iter().any(|t| self.references.iter().any(|p| reference_matches(p, t)))
+                && !image.repo_tags.iter().any(|t| self.references.iter().any(|p| reference_matches(p, t)))
             {
                 continue;
             }
-            out.push(Image {
-                id: row.id,
-                created: if row.created != 0 { row.created } else { row.loaded },
-                layers: config.rootfs.diff_ids.clone(),
-                config,
-                repo_tags,
-                repo_digests,
-                size: row.size,
-                last_tag_time: row.last_tag_time,
-                layer_ids: Vec::new(),
-            });
+            out.push(image);
         }
         Ok(out)
     }

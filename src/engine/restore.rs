@@ -32,10 +32,7 @@ impl Engine {
             };
             known.insert(c.id.clone());
             let ctr = self.insert(c);
-            let (status, auto_remove) = {
-                let g = ctr.lock();
-                (g.0.state.status, g.0.spec.host.auto_remove)
-            };
+            let status = ctr.lock().0.state.status;
             if status == Status::Removing {
                 to_remove.push(ctr);
                 continue;
@@ -67,20 +64,9 @@ impl Engine {
                         error: "the container's monitor is gone (host reboot or killed)".into(),
                     });
                     log_info!("container {} exited while the daemon was away ({})", &ctr.id[..12], st.code);
-                    {
-                        let mut g = ctr.lock();
-                        let s = &mut g.0.state;
-                        s.status = Status::Exited;
-                        s.pid = 0;
-                        s.exit_code = st.code;
-                        s.finished_at = st.finished_at;
-                        s.oom_killed = st.oom_killed;
-                        s.error = st.error;
-                        let _ = self.persist(&g.0);
-                    }
+                    // The monitor is gone either way: make sure its cgroups are too.
                     self.release_leftovers(&ctr.id);
-                    self.exec.cleanup(&ctr.id);
-                    if auto_remove {
+                    if self.record_exit(&ctr, st) {
                         to_remove.push(ctr);
                     }
                 }

@@ -214,6 +214,20 @@ impl Engine {
 
     /// Records a container's exit: state, database, waiters; then `--rm` removal.
     pub(super) fn on_exit(&self, ctr: &Arc<Ctr>, st: ExitStatus) {
+        let code = st.code;
+        let auto_remove = self.record_exit(ctr, st);
+        log_info!("container {} exited with {code}", &ctr.id[..12]);
+        if auto_remove {
+            if let Err(err) = self.run(super::remove::ContainerRemove { id: ctr.id.clone(), force: true }) {
+                log_error!("container {}: auto-remove: {}", ctr.id, err.message);
+            }
+        }
+    }
+
+    /// Writes an exit into the container's state and the GraphDB, releases what the run
+    /// held, and wakes waiters. Returns whether the container is to be removed (`--rm`).
+    pub(super) fn record_exit(&self, ctr: &Arc<Ctr>, st: ExitStatus) -> bool {
+        let crashed = !st.error.is_empty();
         let auto_remove = {
             let mut g = ctr.lock();
             let s = &mut g.0.state;
@@ -222,26 +236,22 @@ impl Engine {
             s.exit_code = st.code;
             s.finished_at = st.finished_at;
             s.oom_killed = st.oom_killed;
-            s.error = st.error.clone();
+            s.error = st.error;
             g.1.exits += 1;
             if let Err(err) = self.persist(&g.0) {
                 log_error!("container {}: record exit: {}", ctr.id, err.message);
             }
             g.0.spec.host.auto_remove
         };
-        if !st.error.is_empty() {
+        if crashed {
             // The monitor died without cleaning up after itself.
             self.release_leftovers(&ctr.id);
         }
         self.exec.cleanup(&ctr.id);
         ctr.notify();
-        log_info!("container {} exited with {}", &ctr.id[..12], st.code);
-        if auto_remove {
-            if let Err(err) = self.run(super::remove::ContainerRemove { id: ctr.id.clone(), force: true }) {
-                log_error!("container {}: auto-remove: {}", ctr.id, err.message);
-            }
-        }
+        auto_remove
     }
+
 }
 
 #[cfg(test)]

@@ -260,27 +260,19 @@ impl GraphDb {
         Ok(ids)
     }
 
-    /// Every (repo, tag) pointing at an image, or at all images when `image_id` is None,
-    /// as (repo, tag, image_id).
+    /// Every (repo, tag, image_id), of one image or of all when `image_id` is None.
     pub fn tags(&self, image_id: Option<&str>) -> Result<Vec<(String, String, String)>> {
-        let conn = self.lock();
-        let mut st = conn.prepare_cached(
-            "SELECT repo, tag, image_id FROM tags WHERE ?1 IS NULL OR image_id = ?1
-             ORDER BY repo, tag",
-        )?;
-        let rows = st
-            .query_map([image_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.references("SELECT repo, tag, image_id FROM tags WHERE ?1 IS NULL OR image_id = ?1 ORDER BY repo, tag", image_id)
     }
 
-    /// Every (repo, digest, image_id), or those of one image.
+    /// Every (repo, digest, image_id), of one image or of all when `image_id` is None.
     pub fn digests(&self, image_id: Option<&str>) -> Result<Vec<(String, String, String)>> {
+        self.references("SELECT repo, digest, image_id FROM digests WHERE ?1 IS NULL OR image_id = ?1 ORDER BY repo, digest", image_id)
+    }
+
+    fn references(&self, sql: &str, image_id: Option<&str>) -> Result<Vec<(String, String, String)>> {
         let conn = self.lock();
-        let mut st = conn.prepare_cached(
-            "SELECT repo, digest, image_id FROM digests WHERE ?1 IS NULL OR image_id = ?1
-             ORDER BY repo, digest",
-        )?;
+        let mut st = conn.prepare_cached(sql)?;
         let rows = st
             .query_map([image_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;

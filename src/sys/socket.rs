@@ -170,6 +170,66 @@ pub fn listening_family(fd: BorrowedFd<'_>) -> Result<AddressFamily> {
     addr.family().ok_or_else(|| Error::invalid(format!("descriptor {raw} has no address family")))
 }
 
+/// A connection taken over after an HTTP head (a hijacked attach stream, on either end):
+/// bytes that were already read past the head are delivered before the socket's own.
+pub struct Upgraded {
+    stream: Stream,
+    buffered: Vec<u8>,
+    offset: usize,
+}
+
+impl Upgraded {
+    pub fn new(stream: Stream, buffered: Vec<u8>) -> Upgraded {
+        Upgraded { stream, buffered, offset: 0 }
+    }
+
+    /// A second handle on the same socket (dup(2)), e.g. one thread copying stdin in while
+    /// another copies output out. Already-read bytes stay with this handle.
+    pub fn try_clone(&self) -> io::Result<Upgraded> {
+        Ok(Upgraded::new(self.stream.try_clone()?, Vec::new()))
+    }
+
+    /// Half-close: the peer reads EOF, and may still send.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.stream.shutdown(std::net::Shutdown::Write)
+    }
+
+    /// The bytes read past the head and not yet delivered; `read` gives them first unless
+    /// they are taken here. Take them before `into_fd`, which would lose them.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buffered.split_off(self.offset);
+        self.buffered = Vec::new();
+        self.offset = 0;
+        rest
+    }
+
+    /// The socket's descriptor, e.g. to pass to a container monitor with SCM_RIGHTS.
+    pub fn into_fd(self) -> OwnedFd {
+        self.stream.into()
+    }
+}
+
+impl Read for Upgraded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.offset < self.buffered.len() {
+            let n = buf.len().min(self.buffered.len() - self.offset);
+            buf[..n].copy_from_slice(&self.buffered[self.offset..self.offset + n]);
+            self.offset += n;
+            return Ok(n);
+        }
+        (&self.stream).read(buf)
+    }
+}
+
+impl Write for Upgraded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.stream).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,4 +5,5 @@
 pub mod log;
 pub mod id;
 pub mod jsonlog;
+pub mod readbuf;
 pub mod time;

@@ -5,8 +5,7 @@
 
 use super::serve::{lock, Phase, Shared, DRAIN_MAX};
 use crate::sys::socket::Stream;
-use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::{self, Write};
 use std::sync::Arc;
 
 /// Bodies up to this size are copied behind the head so the response leaves in one write;
@@ -139,7 +138,7 @@ fn hijack(shared: &Shared, headers: &[(&str, &str)]) -> io::Result<Conn> {
     caller_headers(&mut out, headers, &mut ignored);
     out.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n");
     (&stream).write_all(&out)?;
-    Ok(Conn { stream, buffered, offset: 0 })
+    Ok(Conn::new(stream, buffered))
 }
 
 /// Writes a whole response; `close` comes in as "must close" and goes out as "will close"
@@ -408,69 +407,14 @@ impl Drop for ChunkedWriter {
 }
 
 /// A hijacked connection: full duplex (`try_clone` gives an independent handle for a
-/// second thread), half-close with `shutdown_write`, or hand the descriptor elsewhere.
-pub struct Conn {
-    stream: Stream,
-    buffered: Vec<u8>,
-    offset: usize,
-}
-
-impl Conn {
-    /// A second handle on the same socket (dup(2)), e.g. one thread copying stdin in while
-    /// another copies output out. Bytes buffered by the server stay with this handle.
-    #[cfg(test)]
-    pub fn try_clone(&self) -> io::Result<Conn> {
-        Ok(Conn { stream: self.stream.try_clone()?, buffered: Vec::new(), offset: 0 })
-    }
-
-    /// Half-close: the client reads EOF, and may still send.
-    #[cfg(test)]
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        self.stream.shutdown(std::net::Shutdown::Write)
-    }
-
-    /// Bytes the server had already read past the request (a client may send stdin right
-    /// behind the request). `read` delivers them first unless they were taken here; take
-    /// them before `into_fd`, which would lose them.
-    pub fn take_buffered(&mut self) -> Vec<u8> {
-        let rest = self.buffered.split_off(self.offset);
-        self.buffered = Vec::new();
-        self.offset = 0;
-        rest
-    }
-
-    /// The socket's descriptor, e.g. to pass to a container monitor with SCM_RIGHTS. The
-    /// server has dropped its own descriptor for it once the handler returned, so closing
-    /// this one (in every process holding it) closes the connection.
-    pub fn into_fd(self) -> OwnedFd {
-        self.stream.into()
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.offset < self.buffered.len() {
-            let n = buf.len().min(self.buffered.len() - self.offset);
-            buf[..n].copy_from_slice(&self.buffered[self.offset..self.offset + n]);
-            self.offset += n;
-            return Ok(n);
-        }
-        (&self.stream).read(buf)
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.stream).write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// second thread), half-close with `shutdown_write`, or hand the descriptor elsewhere
+/// (`into_fd`, after `take_buffered`).
+pub type Conn = crate::sys::socket::Upgraded;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::net::UnixStream;
 
     /// What write_whole puts on the wire.

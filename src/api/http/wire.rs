@@ -6,6 +6,7 @@
 use super::parse::{self, BodyKind, Head, Meta, Reject};
 use super::Limits;
 use crate::sys::socket::Stream;
+use crate::util::readbuf::ReadBuf;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -50,9 +51,7 @@ pub(super) enum HeadError {
 }
 
 pub(super) struct Wire {
-    buf: Vec<u8>,
-    pos: usize,
-    end: usize,
+    rb: ReadBuf,
     /// The read timeout now set on the socket, to skip redundant setsockopt calls.
     timeout: Option<Duration>,
     body_timeout: Duration,
@@ -66,9 +65,7 @@ pub(super) struct Wire {
 impl Wire {
     pub fn new(body_timeout: Duration) -> Wire {
         Wire {
-            buf: vec![0; BUF_SIZE],
-            pos: 0,
-            end: 0,
+            rb: ReadBuf::new(BUF_SIZE),
             timeout: None,
             body_timeout,
             body: Framing::Done,
@@ -89,42 +86,18 @@ impl Wire {
 
     /// Reads more bytes into the buffer, growing it up to `cap`; Ok(0) at EOF.
     fn fill(&mut self, s: &Stream, cap: usize) -> io::Result<usize> {
-        if self.pos == self.end {
-            self.pos = 0;
-            self.end = 0;
-        } else if self.end == self.buf.len() {
-            if self.pos > 0 {
-                self.buf.copy_within(self.pos..self.end, 0);
-                self.end -= self.pos;
-                self.pos = 0;
-            } else if self.buf.len() < cap {
-                let len = (self.buf.len() * 2).min(cap);
-                self.buf.resize(len, 0);
-            } else {
-                return Err(io::Error::new(io::ErrorKind::OutOfMemory, "read buffer full"));
-            }
-        }
-        loop {
-            let mut r: &Stream = s;
-            match r.read(&mut self.buf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let mut r: &Stream = s;
+        self.rb.fill(&mut r, cap)
     }
 
     fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..self.end]
+        self.rb.buffered()
     }
 
     /// Takes the bytes read past the current request (for a hijacked connection).
     pub fn take_buffered(&mut self) -> Vec<u8> {
         let v = self.buffered().to_vec();
-        self.pos = self.end;
+        self.rb.clear();
         v
     }
 
@@ -136,10 +109,9 @@ impl Wire {
         // Blank lines between requests are allowed (RFC 9112 §2.2); skip them here so they
         // neither start the head clock nor count toward the head.
         loop {
-            while self.pos < self.end && matches!(self.buf[self.pos], b'\r' | b'\n') {
-                self.pos += 1;
-            }
-            if self.pos < self.end {
+            let blank = self.buffered().iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+            self.rb.consume(blank);
+            if !self.rb.is_empty() {
                 break;
             }
             if self.set_timeout(s, limits.idle_timeout).is_err() {
@@ -197,7 +169,7 @@ impl Wire {
             return Err(HeadError::Reject((431, "request header fields too large")));
         }
         let head = parse::parse_head(&self.buffered()[..head_len]).map_err(HeadError::Reject)?;
-        self.pos += head_len;
+        self.rb.consume(head_len);
         if head.headers.len() > limits.max_headers {
             return Err(HeadError::Reject((431, "too many header fields")));
         }
@@ -324,7 +296,7 @@ impl Wire {
     /// the socket into `out` when `out` is large, else through the buffer.
     fn read_data(&mut self, s: &Stream, out: &mut [u8], left: u64) -> io::Result<usize> {
         let want = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if self.pos == self.end {
+        if self.rb.is_empty() {
             if want >= BUF_SIZE {
                 let n = read_retry(s, &mut out[..want])?;
                 if n == 0 {
@@ -336,10 +308,7 @@ impl Wire {
                 return Err(early_eof());
             }
         }
-        let n = want.min(self.end - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(self.rb.copy_to(&mut out[..want]))
     }
 
     /// One line (without its CRLF or LF) of at most `max` bytes.
@@ -350,9 +319,7 @@ impl Wire {
                 if i > max + 1 {
                     return Err(bad("chunk line too long"));
                 }
-                let line = data[..i].strip_suffix(b"\r").unwrap_or(&data[..i]).to_vec();
-                self.pos += i + 1;
-                return Ok(line);
+                return Ok(self.rb.take_line().unwrap_or_default());
             }
             if data.len() > max + 1 {
                 return Err(bad("chunk line too long"));

@@ -509,13 +509,7 @@ pub fn logs(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
             Ok(()) => Ok(()),
         }
     })();
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
-    }
+    super::status(r)
 }
 
 #[cfg(test)]

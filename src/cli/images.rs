@@ -89,16 +89,7 @@ pub fn images(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         .flat_map(|i| image_rows(i, !a.no_trunc, a.digests, now))
         .collect();
     let default = if a.digests { TABLE_DIGESTS } else { TABLE };
-    match format::render(&format, default, &rows, &header()) {
-        Ok(out) => {
-            super::out(&out);
-            0
-        }
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
-    }
+    super::print_or_fail(format::render(&format, default, &rows, &header()))
 }
 
 fn header() -> Json {

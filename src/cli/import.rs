@@ -84,13 +84,7 @@ pub fn import(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
             None => Ok(()),
         }
     })();
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
-    }
+    super::status(r)
 }
 
 #[cfg(test)]

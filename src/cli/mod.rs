@@ -39,6 +39,23 @@ pub struct Cli {
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+/// The exit status of a command that printed its own output: 0, or 1 after printing the
+/// error's message.
+pub fn status(r: crate::error::Result<()>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{}", e.message);
+            1
+        }
+    }
+}
+
+/// Prints a command's rendered output, or its error; the exit status.
+pub fn print_or_fail(r: crate::error::Result<String>) -> i32 {
+    status(r.map(|text| out(&text)))
+}
+
 pub fn out(text: &str) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();

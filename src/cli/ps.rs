@@ -139,16 +139,7 @@ pub fn ps(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         .flatten()
         .map(|c| container_row(c, !a.no_trunc, now))
         .collect();
-    match format::render(&format, &default, &rows, &header()) {
-        Ok(out) => {
-            super::out(&out);
-            0
-        }
-        Err(e) => {
-            eprintln!("{}", e.message);
-            1
-        }
-    }
+    super::print_or_fail(format::render(&format, &default, &rows, &header()))
 }
 
 fn header() -> Json {

@@ -6,8 +6,7 @@
 use super::http::Request;
 use super::types::{ContainerJson, ContainerSummary, CreateBody};
 use super::{json_body, Out, Query};
-use crate::driver::exec::AttachStream;
-use crate::engine::attach::{ContainerAttach, ContainerResize};
+use crate::engine::attach::{AttachStream, ContainerAttach, ContainerResize};
 use crate::engine::create::ContainerCreate;
 use crate::engine::inspect::{ContainerInspect, ContainerList, ContainerRename};
 use crate::engine::logs::ContainerLogs;

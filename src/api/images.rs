@@ -7,7 +7,7 @@ use crate::engine::images::{Image, ImageInspect, ImageList, ImageRemove, ImageTa
 use crate::engine::import::ImageImport;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::graph::image::RunConfig;
+use crate::engine::images::RunConfig;
 use serde_json::{json, Value};
 use std::io::Write;
 

@@ -23,7 +23,7 @@ pub fn ping(_req: &Request, out: &mut Out) -> Result<()> {
 
 pub fn version(out: &mut Out) -> Result<()> {
     let h = crate::engine::system::host_facts();
-    let arch = crate::graph::image::host_architecture();
+    let arch = crate::engine::images::host_architecture();
     let built = "";
     out.json(
         200,

@@ -139,6 +139,8 @@ pub struct HostConfig {
     pub readonly_paths: Option<Vec<String>>,
     pub init: Option<bool>,
     pub mounts: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
 }
 
 /// The body of `POST /containers/create`.
@@ -171,6 +173,16 @@ impl CreateBody {
         unsupported(h.devices.as_ref().is_some_and(|d| !d.is_empty()), "--device");
         unsupported(h.ulimits.as_ref().is_some_and(|d| !d.is_empty()), "--ulimit");
         unsupported(!matches!(h.restart_policy.name.as_str(), "" | "no"), "restart policies");
+        unsupported(h.tmpfs.as_ref().is_some_and(|t| !t.is_empty()), "--tmpfs");
+        unsupported(h.group_add.as_ref().is_some_and(|g| !g.is_empty()), "--group-add");
+        unsupported(h.security_opt.as_ref().is_some_and(|o| !o.is_empty()), "--security-opt");
+        unsupported(!matches!(h.ipc_mode.as_str(), "" | "private" | "shareable"), "--ipc");
+        unsupported(!h.pid_mode.is_empty(), "--pid");
+        unsupported(!h.uts_mode.is_empty(), "--uts");
+        unsupported(!h.cgroup_parent.is_empty(), "a per-container --cgroup-parent");
+        unsupported(h.oom_score_adj != 0, "--oom-score-adj");
+        unsupported(h.init == Some(true), "--init");
+        unsupported(!matches!(h.log_config.kind.as_str(), "" | "json-file"), "log drivers other than json-file");
         let host = HostSpec {
             auto_remove: h.auto_remove,
             network_mode: h.network_mode,

@@ -5,7 +5,7 @@
 //! first byte.
 
 use super::{Busy, Engine, Job};
-use crate::driver::exec::AttachStream;
+pub use crate::driver::exec::AttachStream;
 use crate::error::Result;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 use super::{Engine, Job};
 use crate::error::{Error, Result};
 use crate::graph::db::ImageRow;
-use crate::graph::image::ImageConfig;
+pub use crate::graph::image::{host_architecture, ImageConfig, RunConfig};
 use crate::graph::reference::{familiar, Reference};
 
 /// An image as the jobs return it.

@@ -10,7 +10,7 @@
 use super::container::Status;
 use super::{Busy, Engine};
 use crate::error::Result;
-use crate::monitor::proto::ExitStatus;
+use crate::driver::exec::{ExitStatus, PIDS_NAME};
 use std::collections::HashSet;
 
 /// Exit code recorded for a container whose monitor vanished without a record.
@@ -84,7 +84,7 @@ impl Engine {
     }
 
     fn read_init_pid(&self, id: &str) -> i32 {
-        let path = self.exec.run_dir(id).join(crate::monitor::proto::PIDS_NAME);
+        let path = self.exec.run_dir(id).join(PIDS_NAME);
         std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())

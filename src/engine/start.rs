@@ -9,7 +9,7 @@ use super::container::{Container, Status};
 use super::{Busy, Ctr, Engine, Job};
 use crate::driver::exec::{AttachStream, Running};
 use crate::error::{Error, Result};
-use crate::monitor::proto::{BindMount, ExitStatus, Network, Process, Spec};
+use crate::driver::exec::{BindMount, ExitStatus, Network, Process, Spec};
 use crate::sys::{caps, cgroup};
 use std::sync::Arc;
 use std::time::Duration;

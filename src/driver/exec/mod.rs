@@ -12,7 +12,10 @@
 
 use crate::error::{Context, Error, Kind, Result};
 use crate::monitor::channel;
-use crate::monitor::proto::{self, ExitStatus, FromMonitor, Spec, ToMonitor};
+use crate::monitor::proto::{self, FromMonitor, ToMonitor};
+// The monitor's contract is this driver's interface: the engine builds a `Spec` and reads
+// `ExitStatus`es through here.
+pub use crate::monitor::proto::{BindMount, ExitStatus, Network, Process, Spec, PIDS_NAME};
 use crate::sys::{memfd, proc, seqpacket};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,84 @@
+//! Repository rules about documentation: every client command and flag the binary accepts
+//! has its place in man/berth.1, every daemon flag in man/berth-daemon.8, and every
+//! command is named in the README.
+
+mod common;
+use std::process::Command;
+
+fn help(args: &[&str]) -> String {
+    let o = Command::new(common::BERTH).args(args).output().expect("run berth");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The long and short flags of an argh help text's "Options:" section.
+fn flags(help: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_options = false;
+    for line in help.lines() {
+        if line.starts_with("Options:") {
+            in_options = true;
+            continue;
+        }
+        if in_options && line.starts_with("  -") {
+            for word in line.split_whitespace() {
+                let w = word.trim_end_matches(',');
+                if w.starts_with('-') && w != "--help" {
+                    out.push(w.to_string());
+                } else if !w.starts_with('-') {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn commands() -> Vec<String> {
+    let top = help(&["--help"]);
+    let mut out = Vec::new();
+    let mut in_commands = false;
+    for line in top.lines() {
+        if line.starts_with("Commands:") {
+            in_commands = true;
+            continue;
+        }
+        if in_commands {
+            match line.split_whitespace().next() {
+                Some(c) if line.starts_with("  ") => out.push(c.to_string()),
+                _ => in_commands = false,
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_client_command_and_flag_is_in_the_man_page() {
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/berth.1")).unwrap().replace("\\-", "-");
+    let cmds = commands();
+    assert!(cmds.len() >= 19, "{cmds:?}");
+    for c in cmds {
+        assert!(man.contains(&format!(".SS \"berth {c}\"")), "berth {c} missing from man/berth.1");
+        for f in flags(&help(&[&c, "--help"])) {
+            assert!(man.contains(&f), "berth {c} {f} missing from man/berth.1");
+        }
+    }
+}
+
+#[test]
+fn every_daemon_flag_is_in_its_man_page() {
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/berth-daemon.8")).unwrap().replace("\\-", "-");
+    let fl = flags(&help(&["daemon", "--help"]));
+    assert!(fl.contains(&"--data-root".to_string()), "{fl:?}");
+    for f in fl {
+        assert!(man.contains(&f), "berth daemon {f} missing from man/berth-daemon.8");
+    }
+}
+
+#[test]
+fn every_command_is_named_in_the_readme() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for c in commands() {
+        assert!(readme.contains(&format!("`{c}`")), "`{c}` missing from README.md");
+    }
+}

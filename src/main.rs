@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod graph;
 mod monitor;
+mod registry;
 mod sys;
 #[cfg(test)]
 mod testutil;

@@ -15,7 +15,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("client", &["sys", "util", "error"]),
     ("graph", &["driver::storage", "sys", "util", "error"]),
     ("driver", &["monitor::proto", "monitor::channel", "sys", "util", "error"]),
-    ("engine", &["graph", "driver", "sys", "util", "error", "version"]),
+    ("engine", &["graph", "registry", "driver", "sys", "util", "error", "version"]),
+    ("registry", &["graph::reference", "util", "error", "version"]),
     ("api", &["engine", "sys", "util", "error", "version"]),
     ("cli", &["client", "sys", "util", "error", "version"]),
 ];

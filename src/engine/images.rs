@@ -318,6 +318,9 @@ impl Job for ImageRemove {
             }
             out.push(Removed::Deleted(format!("sha256:{layer}")));
         }
+        for blob in deletion.blobs {
+            e.blobs.remove(&blob);
+        }
         Ok(out)
     }
 }

@@ -6,8 +6,7 @@
 
 use super::{Engine, Job};
 use crate::error::{Error, Result};
-use crate::graph::db::{ImageRow, LayerRow};
-use crate::graph::digest::DigestReader;
+use crate::graph::db::ImageRow;
 use crate::graph::image::{apply_changes, digest_of, History, ImageConfig, RootFs, RunConfig};
 use crate::graph::reference::Reference;
 use std::io::Read;
@@ -53,23 +52,12 @@ impl Job for ImageImport<'_> {
         let mut run_config = RunConfig::default();
         apply_changes(&mut run_config, &self.changes)?;
 
-        let staging = e.storage.begin_layer(None)?;
-        let applied = (|| -> Result<String> {
-            let plain = crate::graph::layer::decompress(self.source)?;
-            let mut hashed = DigestReader::new(plain);
-            crate::graph::layer::apply(&mut hashed, &staging.dir, e.storage.whiteout_mode())?;
-            Ok(hashed.digest())
-        })();
-        let diff_id = match applied {
-            Ok(d) => d,
-            Err(err) => {
-                e.storage.abort(staging);
-                return Err(err);
-            }
-        };
+        let mut source = self.source;
+        let applied = e.apply_and_keep(&mut source, None)?;
+        let diff_id = applied.diff_id.clone();
         let layer_id = diff_id.trim_start_matches("sha256:").to_string();
-        e.storage.commit_layer(staging, &layer_id, None)?;
-        let size = e.storage.layer_size(&layer_id)? as i64;
+        let layer = e.commit_applied(applied, &layer_id, None)?;
+        let size = layer.size;
 
         let now = crate::util::time::now_nanos();
         let created = crate::util::time::rfc3339_nanos(now);
@@ -101,7 +89,7 @@ impl Job for ImageImport<'_> {
                 loaded: now,
                 last_tag_time: 0,
             },
-            &[LayerRow { id: layer_id, parent: None, diff_id, size }],
+            &[],
             &tags,
             &[],
         )?;

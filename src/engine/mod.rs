@@ -14,6 +14,7 @@ pub mod container;
 pub mod create;
 pub mod images;
 pub mod inspect;
+pub mod layers;
 pub mod import;
 pub mod logs;
 pub mod names;
@@ -29,6 +30,7 @@ pub mod wait;
 use crate::driver::exec::{AttachStream, ExecDriver};
 use crate::driver::storage::StorageDriver;
 use crate::error::{Error, Result};
+use crate::graph::blobs::BlobStore;
 use crate::graph::db::{ContainerRow, GraphDb};
 use container::{Container, ContainerSpec, State};
 use std::collections::{BTreeMap, HashMap};
@@ -133,6 +135,7 @@ struct Table {
 pub struct Engine {
     pub config: Config,
     pub db: GraphDb,
+    pub blobs: BlobStore,
     pub storage: Box<dyn StorageDriver>,
     pub exec: ExecDriver,
     table: Mutex<Table>,
@@ -150,10 +153,12 @@ impl Engine {
             .ctx(|| "create containers dir")?;
         let storage = crate::driver::storage::choose(config.storage_driver.as_deref(), &config.data_root)?;
         let db = GraphDb::open(&config.data_root.join("berth.db"))?;
+        let blobs = BlobStore::new(&config.data_root.join("blobs"))?;
         let exec = ExecDriver::new(&config.exec_root)?;
         Ok(Arc::new_cyclic(|me| Engine {
             config,
             db,
+            blobs,
             storage,
             exec,
             table: Mutex::new(Table::default()),

@@ -95,6 +95,27 @@ impl Engine {
     /// Removes what the database does not know. Runs before the API serves, so nothing is
     /// being created concurrently.
     fn collect_garbage(&self, containers: &HashSet<String>) {
+        // Layers and blobs of pulls, loads or removals that never finished.
+        self.blobs.cleanup();
+        match self.db.collect_unused() {
+            Ok((layers, blobs)) => {
+                for l in layers {
+                    log_info!("removing layer {l}: no image uses it");
+                    let _ = self.storage.remove_layer(&l);
+                }
+                for b in blobs {
+                    self.blobs.remove(&b);
+                }
+            }
+            Err(err) => log_warn!("layer garbage collection: {}", err.message),
+        }
+        if let Ok(known) = self.db.all_blob_digests() {
+            let known: HashSet<String> = known.into_iter().collect();
+            for b in self.blobs.list().into_iter().filter(|b| !known.contains(b)) {
+                log_info!("removing blob {b}: no layer uses it");
+                self.blobs.remove(&b);
+            }
+        }
         match (self.storage.layers(), self.db.all_layer_ids()) {
             (Ok(on_disk), Ok(rows)) => {
                 let rows: HashSet<String> = rows.into_iter().collect();

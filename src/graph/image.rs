@@ -94,6 +94,21 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", crate::util::id::hex(&Sha256::digest(bytes)))
 }
 
+/// Chain IDs of a layer stack (OCI image spec): the first layer's is its diff ID, each next
+/// is sha256("<parent chain id> <diff id>"). Returned without the "sha256:" prefix, as the
+/// storage drivers name layers.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let id = match out.last() {
+            None => d.clone(),
+            Some(parent) => digest_of(format!("sha256:{parent} {d}").as_bytes()),
+        };
+        out.push(id.trim_start_matches("sha256:").to_string());
+    }
+    out
+}
+
 /// The host platform in image terms (GOARCH names).
 pub fn host_architecture() -> &'static str {
     match std::env::consts::ARCH {
@@ -245,6 +260,16 @@ fn shell_words(s: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_rule() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let ids = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(ids[0], "a".repeat(64));
+        let expect = digest_of(format!("sha256:{} {}", "a".repeat(64), b).as_bytes());
+        assert_eq!(format!("sha256:{}", ids[1]), expect);
+    }
 
     #[test]
     fn changes_like_docker_import() {

@@ -3,6 +3,7 @@
 //! extraction). The graph knows nothing of containers beyond the rows it stores for the
 //! engine.
 
+pub mod blobs;
 pub mod db;
 pub mod digest;
 pub mod image;

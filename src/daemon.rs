@@ -36,6 +36,12 @@ pub struct DaemonArgs {
     /// group that owns unix sockets (mode 0660) (default berth, if it exists)
     #[argh(option, short = 'G', default = "String::from(\"berth\")")]
     pub group: String,
+    /// registry reachable over plain HTTP (loopback registries always are), repeatable
+    #[argh(option)]
+    pub insecure_registry: Vec<String>,
+    /// layers one pull downloads at once (default 3)
+    #[argh(option, default = "3")]
+    pub max_concurrent_downloads: usize,
     /// log level: debug, info, warn or error (default info)
     #[argh(option, short = 'l', default = "String::from(\"info\")")]
     pub log_level: String,
@@ -98,6 +104,8 @@ fn run(flags: DaemonArgs) -> Result<()> {
         exec_root: flags.exec_root.clone(),
         cgroup_parent: flags.cgroup_parent.clone(),
         storage_driver: flags.storage_driver.clone(),
+        insecure_registries: flags.insecure_registry.clone(),
+        max_concurrent_downloads: flags.max_concurrent_downloads.max(1),
     })?;
     engine.restore()?;
     let mut listeners = Vec::new();

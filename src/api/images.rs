@@ -5,6 +5,15 @@ use super::http::Request;
 use super::{Out, Query};
 use crate::engine::images::{Image, ImageInspect, ImageList, ImageRemove, ImageTag, Removed};
 use crate::engine::import::ImageImport;
+use crate::engine::history::ImageHistory;
+use crate::engine::load::{ImageLoad, Loaded};
+use crate::engine::login::RegistryLogin;
+use crate::engine::prune::ImagePrune;
+use crate::engine::pull::ImagePull;
+use crate::engine::push::ImagePush;
+use crate::engine::save::ImageSave;
+use crate::engine::Credentials;
+use super::progress::StreamSink;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::engine::images::RunConfig;
@@ -129,13 +138,29 @@ pub fn remove(e: &Engine, name: &str, req: &Request, out: &mut Out) -> Result<()
     out.json(200, &list)
 }
 
+/// The credentials a registry call carries in `X-Registry-Auth` (None: anonymous).
+pub fn registry_auth(req: &Request) -> Result<Option<Credentials>> {
+    match req.header("X-Registry-Auth") {
+        None => Ok(None),
+        Some(v) => Credentials::from_header(v),
+    }
+}
+
 /// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` would pull.
 pub fn create(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
     let q = Query::of(req);
     if let Some(image) = q.get("fromImage") {
-        return Err(Error::not_found(format!(
-            "pull access denied for {image}: berth cannot pull from registries yet; use `berth import`"
-        )));
+        let creds = registry_auth(req)?;
+        let sink = StreamSink::new(out);
+        let job = ImagePull {
+            image: image.to_string(),
+            tag: q.get("tag").unwrap_or("").to_string(),
+            platform: q.get("platform").unwrap_or("").to_string(),
+            creds,
+            progress: &sink,
+        };
+        let result = e.run(job).map(|_| ());
+        return sink.finish(result);
     }
     match q.get("fromSrc") {
         Some("-") => {}
@@ -158,4 +183,115 @@ pub fn create(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
     let line = format!("{}\n", json!({ "status": id }));
     w.write_all(line.as_bytes()).map_err(|e| Error::system(format!("write response: {e}")))?;
     w.finish().map_err(|e| Error::system(format!("write response: {e}")))
+}
+
+pub fn history(e: &Engine, name: &str, out: &mut Out) -> Result<()> {
+    let h = e.run(ImageHistory { name: name.to_string() })?;
+    let list: Vec<Value> = h
+        .iter()
+        .map(|x| {
+            json!({
+                "Comment": x.comment,
+                "Created": x.created / 1_000_000_000,
+                "CreatedBy": x.created_by,
+                "Id": x.id,
+                "Size": x.size,
+                "Tags": if x.tags.is_empty() { Value::Null } else { json!(x.tags) },
+            })
+        })
+        .collect();
+    out.json(200, &list)
+}
+
+/// `POST /images/{name}/push?tag=`: progress stream, ending with the pushed digest in `aux`.
+pub fn push(e: &Engine, name: &str, req: &Request, out: &mut Out) -> Result<()> {
+    let q = Query::of(req);
+    let creds = registry_auth(req)?;
+    let sink = StreamSink::new(out);
+    let job = ImagePush { name: name.to_string(), tag: q.get("tag").unwrap_or("").to_string(), creds, progress: &sink };
+    let result = e.run(job).map(|p| {
+        sink.send(&json!({ "progressDetail": {}, "aux": { "Tag": p.tag, "Digest": p.digest, "Size": p.size } }));
+    });
+    sink.finish(result)
+}
+
+/// `GET /images/get?names=..`: a docker-archive tar. Unknown names are a 404 before any
+/// byte of the archive is sent.
+pub fn save(e: &Engine, names: Vec<String>, out: &mut Out) -> Result<()> {
+    if names.is_empty() {
+        return Err(Error::invalid("no image names given"));
+    }
+    let mut w = LazyTar { out, writer: None };
+    e.run(ImageSave { names, out: &mut w })?;
+    match w.writer {
+        Some(cw) => cw.finish().map_err(|err| Error::system(format!("write response: {err}"))),
+        None => Ok(()),
+    }
+}
+
+/// Starts the tar response with the first byte written.
+struct LazyTar<'a> {
+    out: &'a mut Out,
+    writer: Option<super::http::ChunkedWriter>,
+}
+
+impl Write for LazyTar<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.writer.is_none() {
+            let w = self.out.stream(200, Some("application/x-tar")).map_err(|e| std::io::Error::other(e.message))?;
+            self.writer = Some(w);
+        }
+        match self.writer.as_mut() {
+            Some(w) => w.write(buf),
+            None => Ok(0),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `POST /images/load?quiet=`: the body is the archive; "Loaded image: X" lines (and
+/// progress unless quiet) stream back.
+pub fn load(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
+    let quiet = Query::of(req).flag("quiet", false);
+    let sink = StreamSink::new(out);
+    let silent = crate::engine::progress::Silent;
+    let progress: &dyn crate::engine::progress::Progress = if quiet { &silent } else { &sink };
+    let result = e.run(ImageLoad { source: req.body(), progress }).map(|names| {
+        for n in names {
+            let line = match n {
+                Loaded::Tagged(name) => format!("Loaded image: {name}\n"),
+                Loaded::Untagged(id) => format!("Loaded image ID: {id}\n"),
+            };
+            sink.send(&json!({ "stream": line }));
+        }
+    });
+    sink.finish(result)
+}
+
+pub fn prune(e: &Engine, req: &Request, out: &mut Out) -> Result<()> {
+    let filters = Query::of(req).filters()?;
+    let all = match filters.get("dangling").and_then(|v| v.first()).map(String::as_str) {
+        None | Some("true") | Some("1") => false,
+        Some("false") | Some("0") => true,
+        Some(v) => return Err(Error::invalid(format!("invalid filter 'dangling={v}'"))),
+    };
+    let p = e.run(ImagePrune { all })?;
+    let deleted: Vec<Value> = p
+        .removed
+        .into_iter()
+        .map(|r| match r {
+            Removed::Untagged(s) => json!({ "Untagged": s }),
+            Removed::Deleted(s) => json!({ "Deleted": s }),
+        })
+        .collect();
+    out.json(200, &json!({ "ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": p.reclaimed }))
+}
+
+/// `POST /auth`: checks credentials with the registry; nothing is stored.
+pub fn auth(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
+    let creds: Credentials = super::json_body(req)?;
+    e.run(RegistryLogin { creds })?;
+    out.json(200, &json!({ "Status": "Login Succeeded", "IdentityToken": "" }))
 }

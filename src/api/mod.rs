@@ -7,6 +7,7 @@ pub mod containers;
 pub mod http;
 pub mod images;
 pub mod listen;
+pub mod progress;
 pub mod router;
 pub mod system;
 pub mod types;

@@ -3,7 +3,7 @@
 //! not split on '/': image references contain slashes (`/images/127.0.0.1:5000/a/b/json`),
 //! so a resource name is everything up to a known action suffix.
 
-use super::{containers, images, system, Out};
+use super::{containers, images, system, Out, Query};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::version::{API_VERSION, MIN_API_VERSION};
@@ -31,8 +31,15 @@ pub enum Route<'a> {
     ImageList,
     ImageCreate,
     ImageInspect(&'a str),
+    ImageHistory(&'a str),
     ImageTag(&'a str),
+    ImagePush(&'a str),
+    ImageSave,
+    ImageSaveOne(&'a str),
+    ImageLoad,
+    ImagePrune,
     ImageDelete(&'a str),
+    Auth,
 }
 
 /// Splits "NAME/ACTION" on the last '/' when ACTION is one of `actions`.
@@ -67,9 +74,14 @@ pub fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
     if let Some(rest) = path.strip_prefix("/images/") {
         return match method {
             "GET" if rest == "json" => Some(ImageList),
-            "GET" => with_action(rest, "json").map(ImageInspect),
+            "GET" if rest == "get" => Some(ImageSave),
+            "GET" => with_action(rest, "json").map(ImageInspect)
+                .or_else(|| with_action(rest, "history").map(ImageHistory))
+                .or_else(|| with_action(rest, "get").map(ImageSaveOne)),
             "POST" if rest == "create" => Some(ImageCreate),
-            "POST" => with_action(rest, "tag").map(ImageTag),
+            "POST" if rest == "load" => Some(ImageLoad),
+            "POST" if rest == "prune" => Some(ImagePrune),
+            "POST" => with_action(rest, "tag").map(ImageTag).or_else(|| with_action(rest, "push").map(ImagePush)),
             "DELETE" if !rest.is_empty() => Some(ImageDelete(rest)),
             _ => None,
         };
@@ -77,6 +89,7 @@ pub fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
     match (method, path) {
         ("GET", "/version") => Some(Version),
         ("GET", "/info") => Some(Info),
+        ("POST", "/auth") => Some(Auth),
         _ => None,
     }
 }
@@ -161,7 +174,14 @@ fn handle(e: &Engine, req: &mut Request, out: &mut Out, r: Route<'_>) -> Result<
         ImageList => images::list(e, req, out),
         ImageCreate => images::create(e, req, out),
         ImageInspect(name) => images::inspect(e, name, out),
+        ImageHistory(name) => images::history(e, name, out),
         ImageTag(name) => images::tag(e, name, req, out),
+        ImagePush(name) => images::push(e, name, req, out),
+        ImageSave => images::save(e, Query::of(req).all("names"), out),
+        ImageSaveOne(name) => images::save(e, vec![name.to_string()], out),
+        ImageLoad => images::load(e, req, out),
+        ImagePrune => images::prune(e, req, out),
+        Auth => images::auth(e, req, out),
         ImageDelete(name) => images::remove(e, name, req, out),
     }
 }
@@ -182,6 +202,13 @@ mod tests {
                    Some(ImageInspect("127.0.0.1:5066/capture/busybox")));
         assert_eq!(route("POST", "/images/capture/busybox:latest/tag"), Some(ImageTag("capture/busybox:latest")));
         assert_eq!(route("DELETE", "/images/a/b:c"), Some(ImageDelete("a/b:c")));
+        assert_eq!(route("POST", "/images/127.0.0.1:5066/capture/busybox/push"), Some(ImagePush("127.0.0.1:5066/capture/busybox")));
+        assert_eq!(route("GET", "/images/get"), Some(ImageSave));
+        assert_eq!(route("GET", "/images/a/b/get"), Some(ImageSaveOne("a/b")));
+        assert_eq!(route("GET", "/images/a:1/history"), Some(ImageHistory("a:1")));
+        assert_eq!(route("POST", "/images/load"), Some(ImageLoad));
+        assert_eq!(route("POST", "/images/prune"), Some(ImagePrune));
+        assert_eq!(route("POST", "/auth"), Some(Auth));
         assert_eq!(route("GET", "/containers/capture/busybox/json"), Some(ContainerInspect("capture/busybox")));
         assert_eq!(route("GET", "/containers//json"), None);
         assert_eq!(route("PUT", "/containers/json"), None);

@@ -12,14 +12,22 @@
 pub mod attach;
 pub mod container;
 pub mod create;
+pub mod history;
 pub mod images;
 pub mod inspect;
 pub mod layers;
+pub mod load;
+pub mod login;
 pub mod import;
 pub mod logs;
 pub mod names;
+pub mod progress;
+pub mod prune;
+pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod restore;
+pub mod save;
 pub mod start;
 pub mod stop;
 pub mod system;
@@ -31,11 +39,12 @@ use crate::driver::exec::{AttachStream, ExecDriver};
 use crate::driver::storage::StorageDriver;
 use crate::error::{Error, Result};
 use crate::graph::blobs::BlobStore;
+pub use crate::registry::Credentials;
 use crate::graph::db::{ContainerRow, GraphDb};
 use container::{Container, ContainerSpec, State};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 /// Where the engine keeps things; every host-global name comes from here (daemon flags).
@@ -45,6 +54,10 @@ pub struct Config {
     pub exec_root: PathBuf,
     pub cgroup_parent: String,
     pub storage_driver: Option<String>,
+    /// Registries reachable over plain HTTP besides loopback ones.
+    pub insecure_registries: Vec<String>,
+    /// Layers one pull downloads at once.
+    pub max_concurrent_downloads: usize,
 }
 
 /// One operation of the engine.
@@ -139,6 +152,12 @@ pub struct Engine {
     pub storage: Box<dyn StorageDriver>,
     pub exec: ExecDriver,
     table: Mutex<Table>,
+    /// The registry client, made on first use (loading the system's CA roots costs time
+    /// and memory that a daemon which never pulls need not pay).
+    registry: OnceLock<crate::registry::Client>,
+    /// Layers being fetched right now, by chain ID: a second pull of the same layer waits
+    /// for the first instead of downloading it again.
+    flights: Mutex<HashMap<String, Arc<pull::Flight>>>,
     /// This engine, for jobs that leave threads behind (exit watchers).
     me: Weak<Engine>,
 }
@@ -162,8 +181,23 @@ impl Engine {
             storage,
             exec,
             table: Mutex::new(Table::default()),
+            registry: OnceLock::new(),
+            flights: Mutex::new(HashMap::new()),
             me: me.clone(),
         }))
+    }
+
+    /// The registry client.
+    pub fn registry(&self) -> Result<&crate::registry::Client> {
+        if let Some(c) = self.registry.get() {
+            return Ok(c);
+        }
+        let options = crate::registry::Options {
+            insecure: self.config.insecure_registries.clone(),
+            ..crate::registry::Options::default()
+        };
+        let client = crate::registry::Client::new(options)?;
+        Ok(self.registry.get_or_init(|| client))
     }
 
     /// Runs a job, logging its name, target, duration and outcome.
@@ -314,6 +348,8 @@ pub mod testing {
             exec_root: t.path().join("exec"),
             cgroup_parent: format!("berth-test-{}", &crate::util::id::random_id()[..8]),
             storage_driver: Some("vfs".into()),
+            insecure_registries: Vec::new(),
+            max_concurrent_downloads: 3,
         })
         .expect("engine")
     }

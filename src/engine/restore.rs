@@ -97,6 +97,7 @@ impl Engine {
     fn collect_garbage(&self, containers: &HashSet<String>) {
         // Layers and blobs of pulls, loads or removals that never finished.
         self.blobs.cleanup();
+        let _ = std::fs::remove_dir_all(self.config.data_root.join("tmp"));
         match self.db.collect_unused() {
             Ok((layers, blobs)) => {
                 for l in layers {

@@ -124,6 +124,11 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// Where the blob is being written (flush before reading it back).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Finishes the blob: checks it against `expected` (when known) and moves it into the
     /// store. Returns its digest and size.
     pub fn commit(mut self, expected: Option<&str>) -> Result<(String, u64)> {

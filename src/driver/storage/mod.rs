@@ -49,6 +49,11 @@ pub trait StorageDriver: Send + Sync {
     /// How whiteouts must be applied into a staging dir of this driver.
     fn whiteout_mode(&self) -> WhiteoutMode;
 
+    /// True when a layer's tree can be built before its parent exists (overlay: each layer
+    /// holds only its own changes), so a pull may extract layers in parallel; false when a
+    /// layer starts as a copy of its parent (vfs).
+    fn independent_layers(&self) -> bool;
+
     /// Starts a new layer on top of `parent` (a committed layer ID, or None for a base
     /// layer). For vfs the staging dir starts as a copy of the parent's tree; for overlay it
     /// starts empty.

@@ -174,6 +174,10 @@ impl StorageDriver for Overlay {
         &self.home
     }
 
+    fn independent_layers(&self) -> bool {
+        true
+    }
+
     fn whiteout_mode(&self) -> WhiteoutMode {
         WhiteoutMode::Overlay
     }

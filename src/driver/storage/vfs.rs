@@ -63,6 +63,10 @@ impl super::StorageDriver for Vfs {
         &self.home
     }
 
+    fn independent_layers(&self) -> bool {
+        false
+    }
+
     fn whiteout_mode(&self) -> WhiteoutMode {
         WhiteoutMode::Delete
     }

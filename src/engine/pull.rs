@@ -1,0 +1,434 @@
+//! `ImagePull`: an image from a registry into the graph. The manifest and config are
+//! resolved first (their errors are plain API errors); then the missing layers are fetched
+//! by a few worker threads, each streaming its blob from the network through the digest
+//! check, into the blob store and, at the same time, through gunzip into the layer's
+//! staging directory — so downloading, decompressing and extracting overlap, across layers
+//! too when the storage driver builds layers independently (overlay). Layers are committed
+//! in order, each with its own GraphDB row; the image, its tag and digest are committed
+//! last in one transaction, so a pull killed at any point leaves no image (and start-up
+//! removes the orphaned layers). A layer another pull is fetching is waited for, not
+//! fetched twice.
+
+use super::layers::Applied;
+use super::progress::{short, Progress, Report, Throttle};
+use super::{Engine, Job};
+use crate::error::{Error, Result};
+use crate::graph::blobs::Tee;
+use crate::graph::db::{BlobRow, ImageRow};
+use crate::graph::digest::DigestReader;
+use crate::graph::image::{chain_ids, ImageConfig};
+use crate::graph::reference::Reference;
+use crate::registry::manifest::{Descriptor, Platform, OCI_LAYER_ZSTD};
+use crate::registry::{Credentials, Repository, MAX_CONFIG};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+pub struct ImagePull<'a> {
+    /// `fromImage` as the client sent it ("docker.io/library/busybox").
+    pub image: String,
+    /// `tag`: a tag, a digest, or empty for "latest".
+    pub tag: String,
+    /// "os/arch[/variant]", or empty for the host's.
+    pub platform: String,
+    pub creds: Option<Credentials>,
+    pub progress: &'a dyn Progress,
+}
+
+pub struct Pulled {
+    pub id: String,
+    /// "busybox:latest" or "busybox@sha256:...".
+    pub reference: String,
+    /// The digest the registry named (the index's, for a multi-platform image).
+    pub digest: String,
+    /// The image was complete here already.
+    pub up_to_date: bool,
+}
+
+/// A layer being fetched, shared by every pull that needs it.
+pub struct Flight {
+    result: Mutex<Option<std::result::Result<(), String>>>,
+    done: Condvar,
+    /// Pulls other than the owner waiting for it (the owner may not cancel while > 0).
+    waiters: AtomicUsize,
+}
+
+impl Flight {
+    fn finish(&self, r: std::result::Result<(), String>) {
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        self.done.notify_all();
+    }
+
+    /// Waits for the outcome; gives up (Err) once `cancelled()` says nobody listens.
+    fn wait(&self, cancelled: &dyn Fn() -> bool) -> std::result::Result<(), String> {
+        let mut g = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(r) = g.as_ref() {
+                return r.clone();
+            }
+            if cancelled() {
+                return Err("pull cancelled".into());
+            }
+            g = match self.done.wait_timeout(g, Duration::from_millis(200)) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+}
+
+/// What this pull does for one layer.
+enum Task {
+    /// Present already.
+    Have,
+    /// Fetched by this pull.
+    Own(Arc<Flight>),
+    /// Fetched by another pull.
+    Wait(Arc<Flight>),
+}
+
+impl Job for ImagePull<'_> {
+    type Output = Pulled;
+    const NAME: &'static str = "ImagePull";
+
+    fn target(&self) -> String {
+        if self.tag.is_empty() {
+            self.image.clone()
+        } else {
+            format!("{}:{}", self.image, self.tag)
+        }
+    }
+
+    fn run(self, e: &Engine) -> Result<Pulled> {
+        let mut r = Reference::parse(&self.image)?;
+        if self.tag.starts_with("sha256:") {
+            r.digest = Some(self.tag.clone());
+        } else if !self.tag.is_empty() {
+            r.tag = Some(self.tag.clone());
+        }
+        let r = r.with_default_tag();
+        let name = r.digest.clone().or(r.tag.clone()).unwrap_or_default();
+        let platform = if self.platform.is_empty() { Platform::host() } else { Platform::parse(&self.platform)? };
+        let client = e.registry()?;
+        let repo = client.repository(&r);
+        let creds = self.creds.as_ref();
+        let resolved = client.resolve(&repo, creds, &name, &platform)?;
+        let manifest = &resolved.manifest;
+        let config_bytes = client.fetch_blob(&repo, creds, &manifest.config, MAX_CONFIG)?;
+        let config = ImageConfig::parse(&config_bytes)?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(Error::invalid(format!(
+                "image {}: the manifest lists {} layers but its config {}",
+                r.familiar_string(),
+                manifest.layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        if let Some(l) = manifest.layers.iter().find(|l| l.media_type == OCI_LAYER_ZSTD) {
+            return Err(Error::invalid(format!("layer {}: zstd-compressed layers are not supported", l.digest)));
+        }
+        let image_id = manifest.config.digest.clone();
+        let p = self.progress;
+        p.report(Report::line(&name, format!("Pulling from {}", r.familiar_repository())));
+
+        let chains = chain_ids(&config.rootfs.diff_ids);
+        let complete = e.db.image(&image_id)?.is_some();
+        if !complete {
+            let fetch = Fetch { e, repo: &repo, creds, layers: &manifest.layers, config: &config, chains: &chains, progress: p };
+            fetch.run()?;
+        }
+        let now = crate::util::time::now_nanos();
+        let mut size = 0i64;
+        for c in &chains {
+            size += e.db.layer(c)?.map(|l| l.size).unwrap_or(0);
+        }
+        let full_repo = r.repository();
+        let tags = match &r.tag {
+            Some(t) if r.digest.is_none() => vec![(full_repo.clone(), t.clone())],
+            _ => Vec::new(),
+        };
+        e.db.insert_image(
+            &ImageRow {
+                id: image_id.clone(),
+                config: config_bytes,
+                top_layer: chains.last().cloned(),
+                size,
+                created: config.created.as_deref().and_then(crate::util::time::parse_rfc3339).unwrap_or(now),
+                loaded: now,
+                last_tag_time: 0,
+            },
+            &[],
+            &tags,
+            &[(full_repo.clone(), resolved.digest.clone())],
+        )?;
+        for l in manifest.layers.iter().chain(std::iter::once(&manifest.config)) {
+            e.db.add_blob_source(&l.digest, &full_repo)?;
+        }
+        p.report(Report::general(format!("Digest: {}", resolved.digest)));
+        let reference = r.familiar_string();
+        let status = if complete { "Image is up to date for" } else { "Downloaded newer image for" };
+        p.report(Report::general(format!("Status: {status} {reference}")));
+        Ok(Pulled { id: image_id, reference, digest: resolved.digest, up_to_date: complete })
+    }
+}
+
+/// The layer work of one pull.
+struct Fetch<'a> {
+    e: &'a Engine,
+    repo: &'a Repository,
+    creds: Option<&'a Credentials>,
+    layers: &'a [Descriptor],
+    config: &'a ImageConfig,
+    chains: &'a [String],
+    progress: &'a dyn Progress,
+}
+
+impl Fetch<'_> {
+    fn run(&self) -> Result<()> {
+        let tasks = self.claim()?;
+        let queue: Mutex<VecDeque<usize>> =
+            Mutex::new((0..tasks.len()).filter(|i| !matches!(tasks[*i], Task::Have)).collect());
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        let workers = self.e.config.max_concurrent_downloads.clamp(1, 16).min(tasks.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some(i) = next else { return };
+                    if let Err(err) = self.task(i, &tasks[i]) {
+                        failed.store(true, Ordering::Relaxed);
+                        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(err);
+                    }
+                });
+            }
+        });
+        // Flights this pull owns but never ran (it failed first) must not keep others
+        // waiting.
+        for (i, t) in tasks.iter().enumerate() {
+            if let Task::Own(f) = t {
+                if f.result.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+                    f.finish(Err("the pull that was fetching it failed".into()));
+                }
+                self.e.land(&self.chains[i], f);
+            }
+        }
+        match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// Decides, in order, what to do for every layer: all flights this pull owns exist
+    /// before any worker starts, so a worker waiting for a parent always finds it.
+    fn claim(&self) -> Result<Vec<Task>> {
+        let mut tasks = Vec::with_capacity(self.chains.len());
+        for (i, chain) in self.chains.iter().enumerate() {
+            let id = short(&self.layers[i].digest);
+            let mut flights = self.e.flights.lock().unwrap_or_else(|p| p.into_inner());
+            let task = if let Some(f) = flights.get(chain) {
+                f.waiters.fetch_add(1, Ordering::SeqCst);
+                Task::Wait(f.clone())
+            } else if self.e.db.layer(chain)?.is_some() {
+                Task::Have
+            } else {
+                let f = Arc::new(Flight { result: Mutex::new(None), done: Condvar::new(), waiters: AtomicUsize::new(0) });
+                flights.insert(chain.clone(), f.clone());
+                Task::Own(f)
+            };
+            drop(flights);
+            let status = match task {
+                Task::Have => "Already exists",
+                _ => "Pulling fs layer",
+            };
+            self.progress.report(Report::line(&id, status));
+            tasks.push(task);
+        }
+        Ok(tasks)
+    }
+
+    fn task(&self, i: usize, task: &Task) -> Result<()> {
+        let id = short(&self.layers[i].digest);
+        match task {
+            Task::Have => Ok(()),
+            Task::Wait(f) => {
+                self.progress.report(Report::line(&id, "Waiting"));
+                let r = f.wait(&|| self.progress.cancelled());
+                f.waiters.fetch_sub(1, Ordering::SeqCst);
+                r.map_err(|m| Error::system(format!("layer {}: {m}", self.layers[i].digest)))?;
+                self.progress.report(Report::line(&id, "Pull complete"));
+                Ok(())
+            }
+            Task::Own(f) => {
+                let r = self.fetch(i, f);
+                f.finish(r.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+                r
+            }
+        }
+    }
+
+    /// Waits until the parent of layer `i` is committed.
+    fn parent_ready(&self, i: usize) -> Result<Option<&str>> {
+        if i == 0 {
+            return Ok(None);
+        }
+        let parent = &self.chains[i - 1];
+        let flight = self.e.flights.lock().unwrap_or_else(|p| p.into_inner()).get(parent).cloned();
+        if let Some(f) = flight {
+            f.wait(&|| false).map_err(|m| Error::system(format!("layer {}: {m}", self.layers[i - 1].digest)))?;
+        }
+        if self.e.db.layer(parent)?.is_none() {
+            return Err(Error::system(format!("layer {}: its parent layer is missing", self.layers[i].digest)));
+        }
+        Ok(Some(parent))
+    }
+
+    /// Downloads, verifies, extracts and commits layer `i`.
+    fn fetch(&self, i: usize, flight: &Flight) -> Result<()> {
+        let e = self.e;
+        let desc = &self.layers[i];
+        let id = short(&desc.digest);
+        let blob = e.registry()?.open_blob(self.repo, self.creds, desc)?;
+        let counted = Counted {
+            inner: blob,
+            done: 0,
+            total: desc.size,
+            id: &id,
+            progress: self.progress,
+            flight,
+            throttle: Throttle::new(Duration::from_millis(100)),
+        };
+        let mut store = e.blobs.writer()?;
+        let applied = if e.storage.independent_layers() {
+            // One pass: network → digest check → blob store → gunzip → tar → staging dir.
+            let staging = e.storage.begin_layer(None)?;
+            let streamed = (|| -> Result<(String, u64)> {
+                let mut tee = Tee { inner: counted, copy: &mut store };
+                let stats_and_id = {
+                    let plain = crate::graph::layer::decompress(&mut tee)?;
+                    let mut hashed = DigestReader::new(plain);
+                    let stats = crate::graph::layer::apply(&mut hashed, &staging.dir, e.storage.whiteout_mode())?;
+                    (hashed.digest(), stats.bytes)
+                };
+                // Whatever follows the compressed stream still counts for the blob's digest.
+                std::io::copy(&mut tee, &mut std::io::sink()).map_err(|err| read_error(desc, err))?;
+                Ok(stats_and_id)
+            })();
+            match streamed {
+                Ok((diff_id, diff_size)) => Applied { staging, diff_id, diff_size, blob: None },
+                Err(err) => {
+                    e.storage.abort(staging);
+                    store.abort();
+                    return Err(err);
+                }
+            }
+        } else {
+            // The layer starts as a copy of its parent: download first (in parallel with
+            // other layers), apply once the parent is committed.
+            let mut counted = counted;
+            if let Err(err) = std::io::copy(&mut counted, &mut store) {
+                store.abort();
+                return Err(read_error(desc, err));
+            }
+            let parent = self.parent_ready(i)?;
+            self.progress.report(Report::line(&id, "Extracting"));
+            let staging = e.storage.begin_layer(parent)?;
+            let applied = (|| -> Result<(String, u64)> {
+                use std::io::Write;
+                store.flush().map_err(|err| Error::from(err).context("write blob"))?;
+                let file = std::fs::File::open(store.path()).map_err(|err| Error::from(err).context("reopen blob"))?;
+                let plain = crate::graph::layer::decompress(std::io::BufReader::with_capacity(256 * 1024, file))?;
+                let mut hashed = DigestReader::new(plain);
+                let stats = crate::graph::layer::apply(&mut hashed, &staging.dir, e.storage.whiteout_mode())?;
+                Ok((hashed.digest(), stats.bytes))
+            })();
+            match applied {
+                Ok((diff_id, diff_size)) => Applied { staging, diff_id, diff_size, blob: None },
+                Err(err) => {
+                    e.storage.abort(staging);
+                    store.abort();
+                    return Err(err);
+                }
+            }
+        };
+        self.progress.report(Report::line(&id, "Verifying Checksum"));
+        let want = &self.config.rootfs.diff_ids[i];
+        if &applied.diff_id != want {
+            e.storage.abort(applied.staging);
+            store.abort();
+            return Err(Error::invalid(format!(
+                "layer {}: uncompressed content has digest {} but the image config says {want}",
+                desc.digest, applied.diff_id
+            )));
+        }
+        let stored = match store.commit(Some(&desc.digest)) {
+            Ok(s) => s,
+            Err(err) => {
+                e.storage.abort(applied.staging);
+                return Err(err);
+            }
+        };
+        self.progress.report(Report::line(&id, "Download complete"));
+        let parent = match self.parent_ready(i) {
+            Ok(p) => p,
+            Err(err) => {
+                e.storage.abort(applied.staging);
+                return Err(err);
+            }
+        };
+        self.progress.report(Report::line(&id, "Extracting"));
+        let blob = BlobRow { digest: desc.digest.clone(), media_type: desc.media_type.clone(), size: stored.1 as i64 };
+        e.commit_applied(Applied { blob: Some(blob), ..applied }, &self.chains[i], parent)?;
+        self.progress.report(Report::line(&id, "Pull complete"));
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Removes a finished flight from the table (its waiters hold their own reference).
+    fn land(&self, chain: &str, f: &Arc<Flight>) {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(chain).is_some_and(|x| Arc::ptr_eq(x, f)) {
+            flights.remove(chain);
+        }
+    }
+}
+
+fn read_error(desc: &Descriptor, err: std::io::Error) -> Error {
+    Error::system(format!("blob {}: {err}", desc.digest))
+}
+
+/// Counts a blob's bytes for the progress bar and stops the download once nobody wants it
+/// any more (this pull's client left and no other pull waits for the layer).
+struct Counted<'a, R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    id: &'a str,
+    progress: &'a dyn Progress,
+    flight: &'a Flight,
+    throttle: Throttle,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.progress.cancelled() && self.flight.waiters.load(Ordering::SeqCst) == 0 {
+            return Err(std::io::Error::other("pull cancelled: the client went away"));
+        }
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.throttle.due() || self.done == self.total {
+            self.progress.report(Report {
+                id: Some(self.id.to_string()),
+                status: "Downloading".into(),
+                bytes: Some((self.done, Some(self.total))),
+            });
+        }
+        Ok(n)
+    }
+}

@@ -12,7 +12,7 @@ CARGO      ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/ca
 export BERTH_GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build release static install test bench demo deps deps-static clean
+.PHONY: all build release static install test bench demo deps deps-static deps-bench clean
 
 all: build
 
@@ -42,8 +42,9 @@ test: deps
 	$(CARGO) test
 
 # Measured with the static binary, the one users install.
-bench: static
+bench: static deps-bench
 	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench engine
+	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench pull
 
 demo: deps build
 	scripts/demo.sh target/release/berth
@@ -53,6 +54,10 @@ deps:
 
 deps-static: deps
 	scripts/deps.sh static
+
+# dockerd for the side-by-side pull, debootstrap for the benchmark image.
+deps-bench: deps
+	scripts/deps.sh bench
 
 clean:
 	$(CARGO) clean

@@ -5,11 +5,18 @@
 set -eu
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc libc6-dev busybox-static curl ca-certificates tar; do
+# The tests run a real registry (docker-registry), push test images with skopeo, make
+# htpasswd files (apache2-utils) and sign registry tokens (openssl).
+for p in gcc libc6-dev busybox-static curl ca-certificates tar docker-registry skopeo apache2-utils openssl; do
     have "$p" || need="$need $p"
 done
 if [ "${1:-}" = static ]; then
     have musl-tools || need="$need musl-tools"
+fi
+if [ "${1:-}" = bench ]; then
+    for p in docker.io debootstrap; do
+        have "$p" || need="$need $p"
+    done
 fi
 if [ -n "$need" ]; then
     echo "installing:$need"

@@ -1,0 +1,319 @@
+//! Images through a real registry (Debian's docker-registry on 127.0.0.1): push and pull
+//! round trips on both storage drivers, layer trees with whiteouts, opaque directories,
+//! hardlinks and symlinks, multi-platform indexes, pulls by digest, save/load, credentials
+//! (basic and bearer), the docker CLI pulling through berth, and faults (a daemon killed
+//! mid-pull, a connection cut mid-blob, corrupted bytes).
+
+mod common;
+use common::images::{self, Entry, Image};
+use common::proxy::{Fault, Proxy};
+use common::registry::Registry;
+use common::*;
+use std::process::Command;
+
+fn skopeo_push(layout: &std::path::Path, tag: &str, dest: &str) {
+    let ok = Command::new("skopeo")
+        .args(["copy", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:{tag}", layout.display()))
+        .arg(format!("docker://{dest}"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "skopeo copy to {dest} failed");
+}
+
+/// A two-layer image: busybox with some files, then a layer that whites one out, makes a
+/// directory opaque, and adds a hardlink and a symlink.
+fn tricky_image() -> Vec<Vec<u8>> {
+    let base = images::busybox_layer_with(&[
+        Entry::Dir("data"),
+        Entry::File("data/keep", b"keep\n", 0o644),
+        Entry::File("data/gone", b"gone\n", 0o644),
+        Entry::Dir("opq"),
+        Entry::File("opq/old", b"old\n", 0o644),
+        Entry::File("setuid", b"#!/bin/sh\n", 0o4755),
+    ]);
+    let top = images::layer(&[
+        Entry::Whiteout("data/gone"),
+        Entry::Dir("opq"),
+        Entry::Opaque("opq"),
+        Entry::File("opq/new", b"new\n", 0o644),
+        Entry::File("data/orig", b"linked\n", 0o644),
+        Entry::Hardlink("data/hard", "data/orig"),
+        Entry::Symlink("data/soft", "/data/keep"),
+    ]);
+    vec![base, top]
+}
+
+fn check_tricky_tree(d: &Daemon, image: &str) {
+    let script = "ls /data | sort | tr '\\n' ' '; echo; ls /opq | tr '\\n' ' '; echo; \
+                  cat /data/hard; readlink /data/soft; stat -c '%h %a' /data/orig /setuid";
+    let out = d.berth(&["run", "--rm", image, "sh", "-c", script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hard keep orig soft \nnew \nlinked\n/data/keep\n2 644\n1 4755\n", "tree as seen in the container");
+}
+
+fn pull_push_round_trip(driver: &str) {
+    let reg = Registry::start();
+    let d = Daemon::start_with(Some(driver));
+    let layout = d.root.join("layout");
+    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    let name = format!("{}/tests/tricky:1", reg.addr);
+    skopeo_push(&layout, "1", &name);
+
+    // Pull (skopeo pushed it: pull is tested independently of berth's push).
+    let out = d.berth(&["pull", &name]);
+    assert!(out.status.success(), "pull: {}\n{}", stderr(&out), tail(&d.log(), 30));
+    let text = stdout(&out);
+    assert!(text.contains("Pull complete") && text.contains("Status: Downloaded newer image"), "{text}");
+    check_tricky_tree(&d, &name);
+    // Re-pull is a no-op.
+    let again = d.ok(&["pull", &name]);
+    assert!(again.contains("Image is up to date"), "{again}");
+    let digest = d.ok(&["image", "inspect", "-f", "{{index .RepoDigests 0}}", &name]);
+    assert!(digest.trim().starts_with(&format!("{}/tests/tricky@sha256:", reg.addr)), "{digest}");
+
+    // berth push to another repository of the same registry, then pull that back on a
+    // fresh daemon: the same tree, and by digest.
+    let other = format!("{}/tests/copy:2", reg.addr);
+    d.ok(&["tag", &name, &other]);
+    let pushed = d.ok(&["push", &other]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    let d2 = Daemon::start_with(Some(driver));
+    d2.ok(&["pull", &other]);
+    check_tricky_tree(&d2, &other);
+    let by_digest = format!("{}/tests/tricky@{}", reg.addr, digest.trim().rsplit('@').next().unwrap());
+    let out = d2.berth(&["pull", &by_digest]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Shared layers: removing one image keeps the other working.
+    d2.ok(&["rmi", &other]);
+    check_tricky_tree(&d2, &by_digest);
+}
+
+#[test]
+fn pull_and_push_on_overlay() {
+    if !root_or_skip("pull_and_push_on_overlay") {
+        return;
+    }
+    pull_push_round_trip("overlay");
+}
+
+#[test]
+fn pull_and_push_on_vfs() {
+    if !root_or_skip("pull_and_push_on_vfs") {
+        return;
+    }
+    pull_push_round_trip("vfs");
+}
+
+#[test]
+fn a_multi_platform_index_gives_the_hosts_image() {
+    if !root_or_skip("a_multi_platform_index_gives_the_hosts_image") {
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let layout = d.root.join("layout");
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
+    let mine = images::busybox_layer_with(&[Entry::File("etc/platform", format!("{arch}\n").as_bytes(), 0o644)]);
+    let theirs = images::busybox_layer_with(&[Entry::File("etc/platform", format!("{other}\n").as_bytes(), 0o644)]);
+    images::write_oci_layout(&layout, "1", &[
+        Image { architecture: other.into(), layers: vec![theirs], cmd: vec!["sh".into()] },
+        Image { architecture: arch.into(), layers: vec![mine], cmd: vec!["sh".into()] },
+    ]);
+    let name = format!("{}/tests/multi:1", reg.addr);
+    skopeo_push(&layout, "1", &name);
+    d.ok(&["pull", &name]);
+    let out = d.ok(&["run", "--rm", &name, "cat", "/etc/platform"]);
+    assert_eq!(out.trim(), arch);
+    let d2 = Daemon::start();
+    d2.ok(&["pull", "--platform", &format!("linux/{other}"), &name]);
+    assert_eq!(d2.ok(&["image", "inspect", "-f", "{{.Architecture}}", &name]).trim(), other);
+    // A platform the index does not have is an error.
+    let out = d2.berth(&["pull", "--platform", "linux/s390x", &name]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn missing_tags_and_repositories_are_404s() {
+    if !root_or_skip("missing_tags_and_repositories_are_404s") {
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let (status, body) = d.request("POST", &format!("/v1.41/images/create?fromImage={}/nope/none&tag=1", reg.addr), None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("not found"), "{body}");
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "");
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    if !root_or_skip("save_and_load_round_trip") {
+        return;
+    }
+    let d = Daemon::start();
+    let layout = d.root.join("layout");
+    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    // An OCI layout archive loads.
+    let oci = images::tar_dir(&layout);
+    let out = d.berth_stdin(&["load", "-q"], &oci);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let loaded = stdout(&out);
+    assert!(loaded.contains("Loaded image"), "{loaded}");
+    let id = d.ok(&["images", "-q"]).trim().to_string();
+    d.ok(&["tag", &id, "tricky:1"]);
+    check_tricky_tree(&d, "tricky:1");
+    // save → rmi → load gives the same image, the same tree.
+    let archive = d.root.join("saved.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "tricky:1"]);
+    d.ok(&["rmi", "-f", "tricky:1"]);
+    let out = d.berth(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Loaded image: tricky:1"), "{}", stdout(&out));
+    assert_eq!(d.ok(&["images", "-q"]).trim(), id, "the loaded image has the saved one's ID");
+    check_tricky_tree(&d, "tricky:1");
+    // An archive that is not one is refused and leaves nothing.
+    let out = d.berth_stdin(&["load"], b"not an archive at all, definitely not a tar file............");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn credentials_basic_auth() {
+    if !root_or_skip("credentials_basic_auth") {
+        return;
+    }
+    let reg = Registry::start_basic("alice", "s3cret");
+    let d = Daemon::start();
+    d.import_busybox("local:1");
+    let name = format!("{}/private/bb:1", reg.addr);
+    d.ok(&["tag", "local:1", &name]);
+    let config = d.root.join("docker-config");
+    let berth = |args: &[&str]| {
+        Command::new(bin()).env("DOCKER_CONFIG", &config).arg("-H").arg(d.host()).args(args).output().unwrap()
+    };
+    let out = berth(&["push", &name]);
+    assert!(!out.status.success(), "push without credentials succeeded");
+    let out = berth(&["login", "-u", "alice", "-p", "wrong", &reg.addr]);
+    assert!(!out.status.success(), "a wrong password was accepted");
+    let out = berth(&["login", "-u", "alice", "-p", "s3cret", &reg.addr]);
+    assert!(out.status.success(), "login: {}", stderr(&out));
+    let out = berth(&["push", &name]);
+    assert!(out.status.success(), "push: {}\n{}", stderr(&out), tail(&d.log(), 20));
+    d.ok(&["rmi", &name, "local:1"]);
+    let out = berth(&["pull", &name]);
+    assert!(out.status.success(), "pull: {}", stderr(&out));
+    let out = berth(&["logout", &reg.addr]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn credentials_bearer_tokens() {
+    if !root_or_skip("credentials_bearer_tokens") {
+        return;
+    }
+    let reg = Registry::start_token("bob", "hunter2");
+    let d = Daemon::start();
+    d.import_busybox("local:1");
+    let name = format!("{}/tok/bb:1", reg.addr);
+    d.ok(&["tag", "local:1", &name]);
+    let config = d.root.join("docker-config");
+    let berth = |args: &[&str]| {
+        Command::new(bin()).env("DOCKER_CONFIG", &config).arg("-H").arg(d.host()).args(args).output().unwrap()
+    };
+    assert!(!berth(&["push", &name]).status.success(), "anonymous push accepted");
+    let out = berth(&["login", "-u", "bob", "-p", "hunter2", &reg.addr]);
+    assert!(out.status.success(), "login: {}", stderr(&out));
+    let out = berth(&["push", &name]);
+    assert!(out.status.success(), "push: {}\n{}", stderr(&out), tail(&d.log(), 20));
+    let d2 = Daemon::start();
+    let out = Command::new(bin()).env("DOCKER_CONFIG", &config).arg("-H").arg(d2.host()).args(["pull", &name]).output().unwrap();
+    assert!(out.status.success(), "pull: {}", stderr(&out));
+}
+
+#[test]
+fn the_docker_cli_pulls_through_berth() {
+    if !root_or_skip("the_docker_cli_pulls_through_berth") {
+        return;
+    }
+    if Command::new("docker").arg("--version").output().is_err() {
+        eprintln!("skipped the_docker_cli_pulls_through_berth: no docker CLI on PATH");
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let layout = d.root.join("layout");
+    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    let name = format!("{}/tests/viadocker:1", reg.addr);
+    skopeo_push(&layout, "1", &name);
+    let out = Command::new("docker")
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", d.root.join("docker-config"))
+        .args(["pull", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker pull: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Pull complete") && text.contains(&format!("Status: Downloaded newer image for {name}")), "{text}");
+    check_tricky_tree(&d, &name);
+}
+
+#[test]
+fn a_daemon_killed_mid_pull_leaves_no_half_image() {
+    if !root_or_skip("a_daemon_killed_mid_pull_leaves_no_half_image") {
+        return;
+    }
+    let reg = Registry::start();
+    let mut d = Daemon::start();
+    let layout = d.root.join("layout");
+    let mut big = vec![0u8; 4 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
+    let layers = vec![images::busybox_layer(), images::layer(&[Entry::File("big.bin", &big, 0o644)])];
+    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers, cmd: vec!["sh".into()] }]);
+    skopeo_push(&layout, "1", &format!("{}/tests/big:1", reg.addr));
+    // Through a slow proxy (1 MB/s), the pull is surely under way after a second.
+    let slow = Proxy::start(&reg.addr, Fault::Slow(1 << 20));
+    let name = format!("{}/tests/big:1", slow.addr);
+    let mut pull = Command::new(bin()).args(["-H", &d.host(), "pull", &name]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    d.kill9();
+    let _ = pull.wait();
+    d.spawn();
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "", "a half image is visible");
+    for sub in ["overlay", "vfs/dir", "blobs/tmp"] {
+        if let Ok(rd) = std::fs::read_dir(d.data_root().join(sub)) {
+            let left: Vec<String> = rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.len() == 64 || sub == "blobs/tmp").collect();
+            assert!(left.is_empty(), "left in {sub}: {left:?}");
+        }
+    }
+    // And the next pull (direct) works.
+    let out = d.berth(&["pull", &format!("{}/tests/big:1", reg.addr)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn broken_and_corrupt_transfers() {
+    if !root_or_skip("broken_and_corrupt_transfers") {
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let layout = d.root.join("layout");
+    let mut big = vec![0u8; 3 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
+    let layers = vec![images::busybox_layer(), images::layer(&[Entry::File("big.bin", &big, 0o644)])];
+    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers, cmd: vec!["sh".into()] }]);
+    skopeo_push(&layout, "1", &format!("{}/tests/cut:1", reg.addr));
+    // A connection cut in the middle of a blob: the pull resumes with a Range request.
+    let cut = Proxy::start(&reg.addr, Fault::CutOnceAfter(2 << 20));
+    let name = format!("{}/tests/cut:1", cut.addr);
+    let out = d.berth(&["pull", &name]);
+    assert!(out.status.success(), "pull after a cut: {}\n{}", stderr(&out), tail(&d.log(), 20));
+    let out = d.berth(&["run", "--rm", &name, "sh", "-c", "stat -c %s /big.bin"]);
+    assert_eq!(stdout(&out).trim(), (3 << 20).to_string());
+}

@@ -9,7 +9,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::images::{self, Entry, Image};
+use common::images::{self, Entry};
+use common::registry::{OciLayout, TestImage};
 use common::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ fn bench_layout() -> Option<PathBuf> {
     let l4 = images::layer(&[Entry::File("etc/bench-release", b"4\n", 0o644)]);
     let tmp = Path::new(CACHE).join("layout.tmp");
     let _ = std::fs::remove_dir_all(&tmp);
-    images::write_oci_layout(&tmp, "1", &[Image { architecture: "amd64".into(), layers: vec![base, l2, l3, l4], cmd: vec!["/bin/true".into()] }]);
+    OciLayout::write(&tmp, "1", &[TestImage::linux("amd64", vec![base, l2, l3, l4])], true);
     std::fs::rename(&tmp, &layout).ok()?;
     Some(layout)
 }
@@ -142,11 +143,7 @@ fn main() {
     };
     let reg = registry::Registry::start();
     let image = format!("{}/bench/minbase:1", reg.addr);
-    let pushed = sh(Command::new("skopeo")
-        .args(["copy", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:1", layout.display()))
-        .arg(format!("docker://{image}")));
-    assert!(pushed, "skopeo copy to the registry failed");
+    reg.skopeo_copy(&format!("oci:{}:1", layout.display()), "bench/minbase:1", None, false);
     let runs: usize = std::env::var("BENCH_PULL_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     println!("pull of {image}: 4 layers, {:.1} MB compressed, {runs} runs each", du(&layout) as f64 / 1e6);
     let mut berth = Vec::new();

@@ -5,22 +5,11 @@
 //! mid-pull, a connection cut mid-blob, corrupted bytes).
 
 mod common;
-use common::images::{self, Entry, Image};
+use common::images::{self, Entry};
 use common::proxy::{Fault, Proxy};
-use common::registry::Registry;
+use common::registry::{OciLayout, Registry, TestImage};
 use common::*;
 use std::process::Command;
-
-fn skopeo_push(layout: &std::path::Path, tag: &str, dest: &str) {
-    let ok = Command::new("skopeo")
-        .args(["copy", "--all", "--dest-tls-verify=false"])
-        .arg(format!("oci:{}:{tag}", layout.display()))
-        .arg(format!("docker://{dest}"))
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "skopeo copy to {dest} failed");
-}
 
 /// A two-layer image: busybox with some files, then a layer that whites one out, makes a
 /// directory opaque, and adds a hardlink and a symlink.
@@ -57,9 +46,9 @@ fn pull_push_round_trip(driver: &str) {
     let reg = Registry::start();
     let d = Daemon::start_with(Some(driver));
     let layout = d.root.join("layout");
-    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    let layout = OciLayout::write(&layout, "1", &[TestImage::linux("amd64", tricky_image())], true);
     let name = format!("{}/tests/tricky:1", reg.addr);
-    skopeo_push(&layout, "1", &name);
+    reg.push(&layout, "tests/tricky:1", None);
 
     // Pull (skopeo pushed it: pull is tested independently of berth's push).
     let out = d.berth(&["pull", &name]);
@@ -122,12 +111,9 @@ fn a_multi_platform_index_gives_the_hosts_image() {
     let other = if arch == "amd64" { "arm64" } else { "amd64" };
     let mine = images::busybox_layer_with(&[Entry::File("etc/platform", format!("{arch}\n").as_bytes(), 0o644)]);
     let theirs = images::busybox_layer_with(&[Entry::File("etc/platform", format!("{other}\n").as_bytes(), 0o644)]);
-    images::write_oci_layout(&layout, "1", &[
-        Image { architecture: other.into(), layers: vec![theirs], cmd: vec!["sh".into()] },
-        Image { architecture: arch.into(), layers: vec![mine], cmd: vec!["sh".into()] },
-    ]);
+    let layout = OciLayout::write(&layout, "1", &[TestImage::linux(other, vec![theirs]), TestImage::linux(arch, vec![mine])], true);
     let name = format!("{}/tests/multi:1", reg.addr);
-    skopeo_push(&layout, "1", &name);
+    reg.push(&layout, "tests/multi:1", None);
     d.ok(&["pull", &name]);
     let out = d.ok(&["run", "--rm", &name, "cat", "/etc/platform"]);
     assert_eq!(out.trim(), arch);
@@ -159,7 +145,7 @@ fn save_and_load_round_trip() {
     }
     let d = Daemon::start();
     let layout = d.root.join("layout");
-    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    OciLayout::write(&layout, "1", &[TestImage::linux("amd64", tricky_image())], true);
     // An OCI layout archive loads.
     let oci = images::tar_dir(&layout);
     let out = d.berth_stdin(&["load", "-q"], &oci);
@@ -217,7 +203,10 @@ fn credentials_bearer_tokens() {
     if !root_or_skip("credentials_bearer_tokens") {
         return;
     }
-    let reg = Registry::start_token("bob", "hunter2");
+    let reg = Registry::start_token(
+        "berth-test-registry",
+        common::registry::TokenUsers { user: "bob".into(), pass: "hunter2".into(), identity_token: String::new() },
+    );
     let d = Daemon::start();
     d.import_busybox("local:1");
     let name = format!("{}/tok/bb:1", reg.addr);
@@ -248,9 +237,9 @@ fn the_docker_cli_pulls_through_berth() {
     let reg = Registry::start();
     let d = Daemon::start();
     let layout = d.root.join("layout");
-    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers: tricky_image(), cmd: vec!["sh".into()] }]);
+    let layout = OciLayout::write(&layout, "1", &[TestImage::linux("amd64", tricky_image())], true);
     let name = format!("{}/tests/viadocker:1", reg.addr);
-    skopeo_push(&layout, "1", &name);
+    reg.push(&layout, "tests/viadocker:1", None);
     let out = Command::new("docker")
         .env("DOCKER_HOST", d.host())
         .env("DOCKER_CONFIG", d.root.join("docker-config"))
@@ -274,8 +263,8 @@ fn a_daemon_killed_mid_pull_leaves_no_half_image() {
     let mut big = vec![0u8; 4 << 20];
     std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
     let layers = vec![images::busybox_layer(), images::layer(&[Entry::File("big.bin", &big, 0o644)])];
-    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers, cmd: vec!["sh".into()] }]);
-    skopeo_push(&layout, "1", &format!("{}/tests/big:1", reg.addr));
+    let layout = OciLayout::write(&layout, "1", &[TestImage::linux("amd64", layers)], true);
+    reg.push(&layout, "tests/big:1", None);
     // Through a slow proxy (1 MB/s), the pull is surely under way after a second.
     let slow = Proxy::start(&reg.addr, Fault::Slow(1 << 20));
     let name = format!("{}/tests/big:1", slow.addr);
@@ -307,8 +296,8 @@ fn broken_and_corrupt_transfers() {
     let mut big = vec![0u8; 3 << 20];
     std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
     let layers = vec![images::busybox_layer(), images::layer(&[Entry::File("big.bin", &big, 0o644)])];
-    images::write_oci_layout(&layout, "1", &[Image { architecture: "amd64".into(), layers, cmd: vec!["sh".into()] }]);
-    skopeo_push(&layout, "1", &format!("{}/tests/cut:1", reg.addr));
+    let layout = OciLayout::write(&layout, "1", &[TestImage::linux("amd64", layers)], true);
+    reg.push(&layout, "tests/cut:1", None);
     // A connection cut in the middle of a blob: the pull resumes with a Range request.
     let cut = Proxy::start(&reg.addr, Fault::CutOnceAfter(2 << 20));
     let name = format!("{}/tests/cut:1", cut.addr);

@@ -159,7 +159,7 @@ pub fn create(e: &Engine, req: &mut Request, out: &mut Out) -> Result<()> {
             creds,
             progress: &sink,
         };
-        let result = e.run(job).map(|_| ());
+        let result = e.run(job);
         return sink.finish(result);
     }
     match q.get("fromSrc") {

@@ -37,16 +37,6 @@ pub struct ImagePull<'a> {
     pub progress: &'a dyn Progress,
 }
 
-pub struct Pulled {
-    pub id: String,
-    /// "busybox:latest" or "busybox@sha256:...".
-    pub reference: String,
-    /// The digest the registry named (the index's, for a multi-platform image).
-    pub digest: String,
-    /// The image was complete here already.
-    pub up_to_date: bool,
-}
-
 /// A layer being fetched, shared by every pull that needs it.
 pub struct Flight {
     result: Mutex<Option<std::result::Result<(), String>>>,
@@ -90,7 +80,7 @@ enum Task {
 }
 
 impl Job for ImagePull<'_> {
-    type Output = Pulled;
+    type Output = ();
     const NAME: &'static str = "ImagePull";
 
     fn target(&self) -> String {
@@ -101,7 +91,7 @@ impl Job for ImagePull<'_> {
         }
     }
 
-    fn run(self, e: &Engine) -> Result<Pulled> {
+    fn run(self, e: &Engine) -> Result<()> {
         let mut r = Reference::parse(&self.image)?;
         if self.tag.starts_with("sha256:") {
             r.digest = Some(self.tag.clone());
@@ -170,7 +160,7 @@ impl Job for ImagePull<'_> {
         let reference = r.familiar_string();
         let status = if complete { "Image is up to date for" } else { "Downloaded newer image for" };
         p.report(Report::general(format!("Status: {status} {reference}")));
-        Ok(Pulled { id: image_id, reference, digest: resolved.digest, up_to_date: complete })
+        Ok(())
     }
 }
 

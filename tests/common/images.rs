@@ -1,13 +1,9 @@
-//! Test images built from scratch: layer tars (busybox from Debian's busybox-static, and
-//! layers with whiteouts, opaque directories, hardlinks and symlinks), written as an OCI
-//! image layout (one platform or several behind an index), which `skopeo copy` pushes to a
-//! registry and `berth load` reads.
+//! Layer tars built from scratch for test images: busybox from Debian's busybox-static,
+//! and layers with whiteouts, opaque directories, hardlinks and symlinks. registry.rs turns
+//! them into OCI layouts and pushes them.
 
 #![allow(dead_code)]
 
-use flate2::write::GzEncoder;
-use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::Path;
 
 pub enum Entry<'a> {
@@ -107,87 +103,6 @@ pub fn busybox_layer_with(extra: &[Entry<'_>]) -> Vec<u8> {
         all.extend_from_slice(&layer(extra));
     }
     all
-}
-
-pub fn sha256(data: &[u8]) -> String {
-    format!("sha256:{}", Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// One platform's image.
-pub struct Image {
-    pub architecture: String,
-    pub layers: Vec<Vec<u8>>,
-    pub cmd: Vec<String>,
-}
-
-fn put_blob(dir: &Path, data: &[u8]) -> (String, usize) {
-    let d = sha256(data);
-    let p = dir.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-    std::fs::write(p, data).unwrap();
-    (d, data.len())
-}
-
-/// Writes an OCI image layout at `dir` holding `images` under `tag`: a single image
-/// manifest for one image, an index of them for several. Returns the digest of what the
-/// tag points to.
-pub fn write_oci_layout(dir: &Path, tag: &str, images: &[Image]) -> String {
-    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let mut manifests = Vec::new();
-    for img in images {
-        let mut diff_ids = Vec::new();
-        let mut layer_descs = Vec::new();
-        for l in &img.layers {
-            diff_ids.push(sha256(l));
-            let gz = gzip(l);
-            let (d, n) = put_blob(dir, &gz);
-            layer_descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n}));
-        }
-        let config = serde_json::json!({
-            "architecture": img.architecture,
-            "os": "linux",
-            "created": "2026-11-28T00:00:00Z",
-            "config": { "Cmd": img.cmd, "Env": ["PATH=/bin"] },
-            "rootfs": { "type": "layers", "diff_ids": diff_ids },
-            "history": img.layers.iter().enumerate().map(|(i, _)| serde_json::json!({"created": "2026-11-28T00:00:00Z", "created_by": format!("layer {i}")})).collect::<Vec<_>>()
-        });
-        let cbytes = serde_json::to_vec(&config).unwrap();
-        let (cd, cn) = put_blob(dir, &cbytes);
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
-            "layers": layer_descs
-        });
-        let mbytes = serde_json::to_vec(&manifest).unwrap();
-        let (md, mn) = put_blob(dir, &mbytes);
-        manifests.push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
-            "platform": {"architecture": img.architecture, "os": "linux"}
-        }));
-    }
-    let top = if manifests.len() == 1 {
-        let mut m = manifests.remove(0);
-        m.as_object_mut().unwrap().remove("platform");
-        m
-    } else {
-        let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
-        let ib = serde_json::to_vec(&index).unwrap();
-        let (d, n) = put_blob(dir, &ib);
-        serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": n})
-    };
-    let digest = top["digest"].as_str().unwrap().to_string();
-    let mut top = top;
-    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-    digest
 }
 
 /// A tar of a directory (an OCI layout to `berth load`).

@@ -397,3 +397,4 @@ pub fn stderr(o: &Output) -> String {
 
 pub mod images;
 pub mod proxy;
+pub mod registry;

@@ -258,9 +258,11 @@ impl Job for ImageRemove {
             .collect();
         let mut out = Vec::new();
 
-        // Untagging one of several references never touches the image itself.
+        // Removing one reference of several keeps the image. Digest references do not keep
+        // an image alive on their own (Docker): removing its last tag deletes it.
         if let Some(r) = &by_reference {
-            if refs > 1 {
+            let last = if r.digest.is_some() { refs == 1 } else { tags.len() == 1 };
+            if !last {
                 untag(e, r, &mut out)?;
                 return Ok(out);
             }
@@ -332,8 +334,22 @@ fn untag(e: &Engine, r: &Reference, out: &mut Vec<Removed>) -> Result<()> {
     } else {
         let t = r.clone().with_default_tag();
         let tag = t.tag.clone().unwrap_or_default();
-        e.db.remove_tag(&t.repository(), &tag)?;
+        let repo = t.repository();
+        let id = e.db.lookup_tag(&repo, &tag)?;
+        e.db.remove_tag(&repo, &tag)?;
         out.push(Removed::Untagged(format!("{}:{tag}", t.familiar_repository())));
+        // With no tag of this repository left on the image, its digests of this repository
+        // go too, as in Docker.
+        if let Some(id) = id {
+            if !e.db.tags(Some(&id))?.iter().any(|(r2, _, _)| *r2 == repo) {
+                for (r2, d, _) in e.db.digests(Some(&id))? {
+                    if r2 == repo {
+                        e.db.remove_digest(&r2, &d)?;
+                        out.push(Removed::Untagged(format!("{}@{d}", familiar(&r2))));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -101,5 +101,4 @@ mod tests {
             "?all=1&filters=%7B%22name%22%3A%7B%22cap-%22%3Atrue%7D%7D"
         );
     }
-
 }

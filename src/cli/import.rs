@@ -4,12 +4,12 @@
 
 use super::api::{self, query};
 use super::args::FlagSpec;
-use super::stream;
+use super::progress;
 use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::{Context, Error, Result};
 use argh::FromArgs;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 
 #[derive(FromArgs)]
 #[argh(help_triggers("--help"))]
@@ -79,10 +79,13 @@ pub fn import(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
             &[],
             Body::Stream(&mut input, "text/plain"),
         )?;
-        match stream::display_progress(BufReader::new(resp), &mut io::stdout())? {
-            Some(msg) => Err(Error::system(msg)),
-            None => Ok(()),
-        }
+        let stdout = io::stdout();
+        progress::show(
+            resp,
+            stdout.lock(),
+            progress::output_of(&stdout),
+            &mut |_| {},
+        )
     })();
     super::status(r)
 }

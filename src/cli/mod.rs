@@ -5,16 +5,24 @@
 //! `berth monitor` never reach this module.
 
 mod api;
+mod archive;
 pub mod args;
+mod auth;
 mod container;
 mod create;
 mod format;
+mod history;
 mod images;
 mod import;
 mod inspect;
 mod json;
+mod login;
 mod opts;
+mod progress;
+mod prune;
 mod ps;
+mod pull;
+mod reference;
 mod rmi;
 mod run;
 mod run_args;
@@ -26,16 +34,29 @@ mod template;
 mod template_funcs;
 mod template_parse;
 mod units;
+mod usage;
 
 use crate::client::{Addr, Client};
 use argh::{EarlyExit, FromArgs};
 use args::FlagSpec;
+use usage::{
+    count_error, management_usage, usage, usage_line, COMMANDS, CONTAINER_SUBS, IMAGE_SUBS,
+};
 
-/// What every command works with: where the daemon is and a keep-alive client for calls
-/// made one after another (calls that overlap make their own from `addr`).
+/// What every command works with: where the daemon is, a keep-alive client for calls
+/// made one after another (calls that overlap make their own from `addr`), and the
+/// `--config` directory if one was given.
 pub struct Cli {
     pub addr: Addr,
     pub client: Client,
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl Cli {
+    /// Where the docker config file (registry credentials) lives.
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        auth::config_dir(self.config.as_deref())
+    }
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
@@ -60,74 +81,6 @@ pub fn out(text: &str) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
-}
-
-/// docker's usage line for each command and how many arguments it takes (min, max).
-const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
-    ("attach", "[OPTIONS] CONTAINER", 1, Some(1)),
-    ("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", 1, None),
-    ("images", "[OPTIONS] [REPOSITORY[:TAG]]", 0, Some(1)),
-    (
-        "import",
-        "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
-        1,
-        Some(2),
-    ),
-    ("info", "[OPTIONS]", 0, Some(0)),
-    ("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", 1, None),
-    ("kill", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
-    ("logs", "[OPTIONS] CONTAINER", 1, Some(1)),
-    ("ps", "[OPTIONS]", 0, Some(0)),
-    ("rename", "CONTAINER NEW_NAME", 2, Some(2)),
-    ("restart", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
-    ("rm", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
-    ("rmi", "[OPTIONS] IMAGE [IMAGE...]", 1, None),
-    ("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", 1, None),
-    ("start", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
-    ("stop", "[OPTIONS] CONTAINER [CONTAINER...]", 1, None),
-    ("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", 2, Some(2)),
-    ("version", "[OPTIONS]", 0, Some(0)),
-    ("wait", "CONTAINER [CONTAINER...]", 1, None),
-];
-
-/// The classic command a path names (`berth container ls` is `ps`).
-fn classic<'a>(path: &[&'a str]) -> &'a str {
-    match (path.get(1).copied(), path.get(2).copied()) {
-        (Some("container"), Some("ls" | "ps" | "list")) => "ps",
-        (Some("image"), Some("ls" | "list")) => "images",
-        (Some("image"), Some("rm" | "remove")) => "rmi",
-        (Some("container"), Some("remove")) => "rm",
-        (_, Some(sub)) => sub,
-        (Some(c), None) => c,
-        (None, _) => "",
-    }
-}
-
-fn usage_line(path: &[&str]) -> String {
-    let usage = USAGE
-        .iter()
-        .find(|u| u.0 == classic(path))
-        .map(|u| u.1)
-        .unwrap_or("[OPTIONS]");
-    format!("Usage:  {} {usage}", path.join(" "))
-}
-
-/// docker's message for a wrong number of arguments, if `n` is one.
-fn count_error(path: &[&str], n: usize) -> Option<String> {
-    let &(_, _, min, max) = USAGE.iter().find(|u| u.0 == classic(path))?;
-    let cmd = path.join(" ");
-    let args = |k: usize| if k == 1 { "argument" } else { "arguments" };
-    let (what, see) = match max {
-        Some(0) if n > 0 => ("accepts no arguments".to_string(), "Run"),
-        Some(m) if m == min && n != m => (format!("requires {m} {}", args(m)), "Run"),
-        _ if n < min => (format!("requires at least {min} {}", args(min)), "See"),
-        Some(m) if n > m => (format!("requires at most {m} {}", args(m)), "See"),
-        _ => return None,
-    };
-    Some(format!(
-        "berth: '{cmd}' {what}\n\n{}\n\n{see} '{cmd} --help' for more information",
-        usage_line(path)
-    ))
 }
 
 /// docker's words for a flag argh refused.
@@ -212,6 +165,7 @@ pub fn parse<T: FromArgs>(path: &[&str], words: &[&str], spec: &FlagSpec) -> Res
 #[derive(Debug, Default, PartialEq)]
 struct Globals {
     host: Option<String>,
+    config: Option<String>,
     version: bool,
     help: bool,
 }
@@ -248,7 +202,8 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
         };
         match flag {
             "-H" | "--host" => g.host = Some(value(&mut i)?),
-            "-l" | "--log-level" | "-c" | "--context" | "--config" => {
+            "--config" => g.config = Some(value(&mut i)?),
+            "-l" | "--log-level" | "-c" | "--context" => {
                 value(&mut i)?;
             }
             "-v" | "--version" => g.version = true,
@@ -259,76 +214,6 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
         i += 1;
     }
     Ok((g, i))
-}
-
-const COMMANDS: &[(&str, &str)] = &[
-    (
-        "attach",
-        "Attach local standard input, output, and error streams to a running container",
-    ),
-    ("create", "Create a new container"),
-    ("images", "List images"),
-    (
-        "import",
-        "Import the contents from a tarball to create a filesystem image",
-    ),
-    ("info", "Display system-wide information"),
-    (
-        "inspect",
-        "Return low-level information on containers or images",
-    ),
-    ("kill", "Kill one or more running containers"),
-    ("logs", "Fetch the logs of a container"),
-    ("ps", "List containers"),
-    ("rename", "Rename a container"),
-    ("restart", "Restart one or more containers"),
-    ("rm", "Remove one or more containers"),
-    ("rmi", "Remove one or more images"),
-    ("run", "Create and run a new container from an image"),
-    ("start", "Start one or more stopped containers"),
-    ("stop", "Stop one or more running containers"),
-    (
-        "tag",
-        "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-    ),
-    ("version", "Show the berth version information"),
-    (
-        "wait",
-        "Block until one or more containers stop, then print their exit codes",
-    ),
-];
-
-const CONTAINER_SUBS: &[&str] = &[
-    "attach", "create", "inspect", "kill", "logs", "ls", "rename", "restart", "rm", "run", "start",
-    "stop", "wait",
-];
-const IMAGE_SUBS: &[&str] = &["import", "inspect", "ls", "rm", "tag"];
-
-fn usage() -> String {
-    let mut s = String::from(
-        "Usage:  berth [OPTIONS] COMMAND\n\nA small, fast, Docker-compatible container engine\n\nOptions:\n  \
-         -D, --debug              Enable debug mode (accepted, no effect)\n  \
-         -H, --host string        Daemon socket to connect to (unix:///path or tcp://host:port)\n  \
-         -l, --log-level string   Set the logging level (accepted, no effect)\n  \
-         -v, --version            Print version information and quit\n\nManagement Commands:\n  \
-         container   Manage containers\n  image       Manage images\n\nCommands:\n",
-    );
-    for (name, what) in COMMANDS {
-        s.push_str(&format!("  {name:<11} {what}\n"));
-    }
-    s.push_str("\nRun 'berth COMMAND --help' for more information on a command.\n");
-    s
-}
-
-fn management_usage(group: &str, subs: &[&str]) -> String {
-    let mut s = format!("Usage:  berth {group} COMMAND\n\nManage {group}s\n\nCommands:\n");
-    for sub in subs {
-        s.push_str(&format!("  {sub}\n"));
-    }
-    s.push_str(&format!(
-        "\nRun 'berth {group} COMMAND --help' for more information on a command.\n"
-    ));
-    s
 }
 
 pub fn main(argv: &[String]) -> i32 {
@@ -374,6 +259,7 @@ pub fn main(argv: &[String]) -> i32 {
                         ("container", "remove") => "rm",
                         ("container", "inspect") => "container-inspect",
                         ("image", "inspect") => "image-inspect",
+                        ("image", "prune") => "image-prune",
                         (_, s) => s,
                     };
                     (classic, vec!["berth", cmd, sub], &rest[1..])
@@ -396,7 +282,8 @@ pub fn main(argv: &[String]) -> i32 {
         },
         c => (c, vec!["berth", c], &rest[..]),
     };
-    if !COMMANDS.iter().any(|(n, _)| *n == name) && !name.ends_with("-inspect") {
+    let management_only = name.ends_with("-inspect") || name == "image-prune";
+    if !COMMANDS.iter().any(|(n, _)| *n == name) && !management_only {
         eprintln!("berth: unknown command: berth {cmd}\n\nRun 'berth --help' for more information");
         return 1;
     }
@@ -410,25 +297,34 @@ pub fn main(argv: &[String]) -> i32 {
     let mut cli = Cli {
         client: Client::new(addr.clone()),
         addr,
+        config: g.config.map(std::path::PathBuf::from),
     };
     let c = &mut cli;
     match name {
         "attach" => container::attach(c, &path, words),
         "create" => run::create(c, &path, words),
+        "history" => history::history(c, &path, words),
         "images" => images::images(c, &path, words),
         "import" => import::import(c, &path, words),
         "info" => system::info(c, &path, words),
         "inspect" => inspect::inspect(c, &path, words, None),
         "container-inspect" => inspect::inspect(c, &path, words, Some("container")),
         "image-inspect" => inspect::inspect(c, &path, words, Some("image")),
+        "image-prune" => prune::prune(c, &path, words),
         "kill" => container::kill(c, &path, words),
+        "load" => archive::load(c, &path, words),
+        "login" => login::login(c, &path, words),
+        "logout" => login::logout(c, &path, words),
         "logs" => container::logs(c, &path, words),
         "ps" => ps::ps(c, &path, words),
+        "pull" => pull::pull(c, &path, words),
+        "push" => pull::push(c, &path, words),
         "rename" => container::rename(c, &path, words),
         "restart" => container::restart(c, &path, words),
         "rm" => container::rm(c, &path, words),
         "rmi" => rmi::rmi(c, &path, words),
         "run" => run::run(c, &path, words),
+        "save" => archive::save(c, &path, words),
         "start" => container::start(c, &path, words),
         "stop" => container::stop(c, &path, words),
         "tag" => rmi::tag(c, &path, words),
@@ -510,30 +406,14 @@ mod tests {
         check::<RenameArgs>("rename");
         check::<AttachArgs>("attach");
         check::<LogsArgs>("logs");
-    }
-
-    #[test]
-    fn argument_counts_like_docker() {
-        assert_eq!(count_error(&["berth", "ps"], 0), None);
-        assert_eq!(
-            count_error(&["berth", "ps"], 1).unwrap(),
-            "berth: 'berth ps' accepts no arguments\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information"
-        );
-        assert_eq!(
-            count_error(&["berth", "start"], 0).unwrap(),
-            "berth: 'berth start' requires at least 1 argument\n\nUsage:  berth start [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth start --help' for more information"
-        );
-        assert!(count_error(&["berth", "rename"], 1)
-            .unwrap()
-            .starts_with("berth: 'berth rename' requires 2 arguments\n"));
-        assert!(count_error(&["berth", "logs"], 2)
-            .unwrap()
-            .starts_with("berth: 'berth logs' requires 1 argument\n"));
-        assert!(count_error(&["berth", "container", "ls"], 1)
-            .unwrap()
-            .contains("Usage:  berth container ls [OPTIONS]"));
-        assert_eq!(count_error(&["berth", "import"], 2), None);
-        assert!(count_error(&["berth", "import"], 3).is_some());
+        check::<pull::PullArgs>("pull");
+        check::<pull::PushArgs>("push");
+        check::<archive::SaveArgs>("save");
+        check::<archive::LoadArgs>("load");
+        check::<login::LoginArgs>("login");
+        check::<login::LogoutArgs>("logout");
+        check::<history::HistoryArgs>("history");
+        check::<prune::PruneArgs>("prune");
     }
 
     #[test]
@@ -562,13 +442,5 @@ mod tests {
             flag_message("Error parsing option '-t' with value 'x': invalid digit found in string\n"),
             "invalid argument \"x\" for \"-t\" flag: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
-    }
-
-    #[test]
-    fn help_lists_every_command() {
-        let u = usage();
-        for (name, _) in COMMANDS {
-            assert!(u.contains(&format!("  {name} ")), "{name}");
-        }
     }
 }

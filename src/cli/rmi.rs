@@ -3,7 +3,7 @@
 
 use super::api::{self, query};
 use super::args::FlagSpec;
-use super::ps::familiar;
+use super::reference::Named;
 use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::Error;
@@ -95,54 +95,14 @@ pub struct TagArgs {
 /// The target of `tag` as docker sends it: (familiar repository, tag), after docker's
 /// checks of the reference.
 pub fn tag_target(target: &str) -> std::result::Result<(String, String), String> {
-    let bad = |why: &str| {
+    let named = Named::parse(target).map_err(|why| {
         format!("Error parsing reference: {target:?} is not a valid repository/tag: {why}")
-    };
-    if target.contains('@') {
+    })?;
+    if named.digest.is_some() {
         return Err("refusing to create a tag with a digest reference".into());
     }
-    let (repo, tag) = match target.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, t),
-        _ => (target, "latest"),
-    };
-    let tag_ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    let (domain, path) = match repo.split_once('/') {
-        Some((d, p)) if d.contains('.') || d.contains(':') || d == "localhost" => (Some(d), p),
-        _ => (None, repo),
-    };
-    let comp_ok = |c: &str| {
-        !c.is_empty()
-            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
-            && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
-            && c.chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
-    };
-    if repo.is_empty()
-        || !tag_ok
-        || !path.split('/').all(comp_ok)
-        || domain.is_some_and(|d| d.contains(char::is_whitespace))
-    {
-        return Err(bad("invalid reference format"));
-    }
-    if path.chars().any(|c| c.is_ascii_uppercase()) {
-        let full = if domain.is_none() && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path.to_string()
-        };
-        return Err(bad(&format!(
-            "invalid reference format: repository name ({full}) must be lowercase"
-        )));
-    }
-    Ok((familiar(repo).to_string(), tag.to_string()))
+    let named = named.with_default_tag();
+    Ok((named.familiar_name(), named.tag.unwrap_or_default()))
 }
 
 pub fn tag(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
@@ -191,16 +151,17 @@ mod tests {
             tag_target("docker.io/library/bb:2").unwrap(),
             ("bb".into(), "2".into())
         );
-        assert!(tag_target("Upper/case")
+        assert!(tag_target("upper/Case")
             .unwrap_err()
-            .ends_with("repository name (Upper/case) must be lowercase"));
+            .ends_with("repository name (upper/Case) must be lowercase"));
         assert!(tag_target("Foo")
             .unwrap_err()
             .ends_with("repository name (library/Foo) must be lowercase"));
         assert!(tag_target("bad name").is_err());
         assert!(tag_target("x:-bad").is_err());
         assert_eq!(
-            tag_target("x@sha256:00").unwrap_err(),
+            tag_target("x@sha256:dc865601865397de9561e0c3a3e73246df4de2cf7882d7b13cb50e99699bde24")
+                .unwrap_err(),
             "refusing to create a tag with a digest reference"
         );
     }

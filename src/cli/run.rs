@@ -6,14 +6,16 @@
 
 use super::api::{self, query};
 use super::create;
+use super::progress::{self, Output};
+use super::pull;
+use super::reference::Named;
 use super::run_args::{RunArgs, RUN_SPEC};
 use super::session::{self, Attach, Failed, Then, Wait};
-use super::stream;
 use super::{flag_error, parse, Cli};
 use crate::client::Body;
 use crate::error::{Context, Error, Kind, Result};
 use serde_json::Value;
-use std::io::{self, BufReader, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 
 /// How docker reports a failed `run` (and a bad `create` flag): on stderr, with a hint.
 fn report(cmd: &str, e: &Error) {
@@ -149,26 +151,37 @@ fn create_container(
         )));
     }
     if policy == "always" {
-        pull(cli, &a.image, a.platform.as_deref())?;
+        let named = Named::parse(&a.image).map_err(Error::invalid)?;
+        pull(cli, a, &named)?;
     }
     let mut bytes = serde_json::to_vec(body)
         .map_err(|e| Error::system(format!("encode the create request: {e}")))?;
     bytes.push(b'\n');
     let path = format!("/containers/create{}", query(q));
-    let resp = match api::call(
+    let created = api::call(
         &mut cli.client,
         "POST",
         &path,
         &[],
         Body::Json(bytes.clone()),
-    ) {
-        Err(e) if e.kind == Kind::NotFound && policy == "missing" => {
-            let (_, _, familiar) = pull_ref(&a.image);
-            eprintln!("Unable to find image '{familiar}' locally");
-            pull(cli, &a.image, a.platform.as_deref())?;
+    );
+    // Only a name is pulled (a full image ID is not), and only on a 404, whatever it says.
+    let missing = match &created {
+        Err(e) if e.kind == Kind::NotFound && policy == "missing" => Named::parse(&a.image).ok(),
+        _ => None,
+    };
+    let resp = match missing {
+        Some(named) => {
+            if !a.quiet {
+                eprintln!(
+                    "Unable to find image '{}' locally",
+                    named.clone().with_default_tag().familiar()
+                );
+            }
+            pull(cli, a, &named)?;
             api::call(&mut cli.client, "POST", &path, &[], Body::Json(bytes))?
         }
-        r => r?,
+        None => created?,
     };
     let answer: Value = serde_json::from_slice(&resp.bytes()?)
         .map_err(|e| Error::invalid(format!("decode the create answer: {e}")))?;
@@ -187,84 +200,14 @@ fn create_container(
     Ok(id)
 }
 
-/// `POST /images/create?fromImage=..&tag=..`, its progress shown on stderr.
-fn pull(cli: &mut Cli, image: &str, platform: Option<&str>) -> Result<()> {
-    let (from, tag, _) = pull_ref(image);
-    let mut q = vec![("fromImage", from), ("tag", tag)];
-    if let Some(p) = platform {
-        q.push(("platform", p.to_string()));
-    }
-    let resp = api::call(
-        &mut cli.client,
-        "POST",
-        &format!("/images/create{}", query(&q)),
-        &[("X-Registry-Auth", "e30=")],
-        Body::Empty,
-    )?;
-    match stream::display_progress(BufReader::new(resp), &mut io::stderr())? {
-        Some(msg) => Err(Error::system(msg)),
-        None => Ok(()),
-    }
-}
-
-/// A reference as docker pulls it: (fromImage with the registry made explicit, tag or
-/// digest, the familiar form docker prints).
-pub fn pull_ref(image: &str) -> (String, String, String) {
-    let (name, tag, sep) = match image.split_once('@') {
-        Some((n, d)) => (n, d.to_string(), '@'),
-        None => match image.rsplit_once(':') {
-            Some((n, t)) if !t.contains('/') => (n, t.to_string(), ':'),
-            _ => (image, "latest".to_string(), ':'),
-        },
-    };
-    let first = name.split('/').next().unwrap_or("");
-    let has_domain =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = if has_domain {
-        name.to_string()
-    } else if name.contains('/') {
-        format!("docker.io/{name}")
+/// The pull `run` and `create` do: its progress on stderr (nothing with `-q`), since
+/// stdout is the container's.
+fn pull(cli: &mut Cli, a: &RunArgs, named: &Named) -> Result<()> {
+    let stderr = io::stderr();
+    let (mut out, output): (Box<dyn Write>, Output) = if a.quiet {
+        (Box::new(io::sink()), Output::Plain)
     } else {
-        format!("docker.io/library/{name}")
+        (Box::new(stderr.lock()), progress::output_of(&stderr))
     };
-    let familiar = full
-        .strip_prefix("docker.io/library/")
-        .or_else(|| full.strip_prefix("docker.io/"))
-        .unwrap_or(&full);
-    let familiar = format!("{familiar}{sep}{tag}");
-    (full, tag, familiar)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_as_docker_pulls_them() {
-        assert_eq!(
-            pull_ref("busybox"),
-            (
-                "docker.io/library/busybox".into(),
-                "latest".into(),
-                "busybox:latest".into()
-            )
-        );
-        assert_eq!(
-            pull_ref("127.0.0.1:5066/capture/busybox:v2"),
-            (
-                "127.0.0.1:5066/capture/busybox".into(),
-                "v2".into(),
-                "127.0.0.1:5066/capture/busybox:v2".into()
-            )
-        );
-        assert_eq!(pull_ref("capture/busybox").0, "docker.io/capture/busybox");
-        assert_eq!(pull_ref("localhost/x:1").0, "localhost/x");
-        assert_eq!(pull_ref("localhost:5000/x").1, "latest");
-        let d = "sha256:dc865601865397de9561e0c3a3e73246df4de2cf7882d7b13cb50e99699bde24";
-        let (from, tag, fam) = pull_ref(&format!("busybox@{d}"));
-        assert_eq!(
-            (from.as_str(), tag.as_str(), fam),
-            ("docker.io/library/busybox", d, format!("busybox@{d}"))
-        );
-    }
+    pull::create_image(cli, named, false, a.platform.as_deref(), &mut out, output)
 }

@@ -127,12 +127,15 @@ pub struct RunArgs {
     /// mount a tmpfs (PATH[:OPTS])
     #[argh(option)]
     pub tmpfs: Vec<String>,
-    /// platform of the image (accepted, sent to the daemon)
+    /// set platform if server is multi-platform capable (sent with the create and the pull)
     #[argh(option)]
     pub platform: Option<String>,
     /// pull the image: missing (default), always or never
     #[argh(option)]
     pub pull: Option<String>,
+    /// suppress the pull output
+    #[argh(switch, short = 'q')]
+    pub quiet: bool,
     /// attach to STDIN, STDOUT or STDERR
     #[argh(option, short = 'a')]
     pub attach: Vec<String>,
@@ -203,6 +206,8 @@ pub const RUN_SPEC: FlagSpec = FlagSpec {
         "--init",
         "--sig-proxy",
         "--no-sig-proxy",
+        "-q",
+        "--quiet",
     ],
     options: &[
         "--name",

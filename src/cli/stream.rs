@@ -1,9 +1,9 @@
 //! Byte streams from the daemon as the docker CLI prints them: the 8-byte-header
 //! stdout/stderr frames of non-tty attach and logs streams (frames may be split across
-//! reads at any byte), raw tty bytes, and JSON progress streams (pull, import) shown the
-//! way docker shows them without a terminal. Readers and writers in, nothing else.
+//! reads at any byte) and raw tty bytes. Readers and writers in, nothing else (JSON
+//! progress streams are `progress`'s).
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 
 /// Reads until `buf` is full or the stream ends; returns how many bytes were read.
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
@@ -72,54 +72,6 @@ pub fn copy_raw<R: Read, W: Write>(r: &mut R, out: &mut W) -> io::Result<()> {
     }
 }
 
-/// Prints a JSON progress stream as docker does when the output is not a terminal: one
-/// line per status ("id: status"), progress-bar updates left out, `stream` text as is.
-/// Returns the message of an error in the stream; reading stops there.
-pub fn display_progress<R: BufRead, W: Write>(
-    r: R,
-    out: &mut W,
-) -> crate::error::Result<Option<String>> {
-    for line in r.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Ok(m) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if let Some(msg) = m["errorDetail"]["message"].as_str().or(m["error"].as_str()) {
-            return Ok(Some(msg.to_string()));
-        }
-        if !m["aux"].is_null() {
-            continue;
-        }
-        let cur = m["progressDetail"]["current"].as_i64().unwrap_or(0);
-        let total = m["progressDetail"]["total"].as_i64().unwrap_or(0);
-        if cur > 0 || total > 0 {
-            continue;
-        }
-        let mut text = String::new();
-        if let Some(id) = m["id"].as_str().filter(|s| !s.is_empty()) {
-            text.push_str(&format!("{id}: "));
-        }
-        if let Some(from) = m["from"].as_str().filter(|s| !s.is_empty()) {
-            text.push_str(&format!("(from {from}) "));
-        }
-        let status = m["status"].as_str().unwrap_or("");
-        match (
-            m["progress"].as_str().filter(|s| !s.is_empty()),
-            m["stream"].as_str().filter(|s| !s.is_empty()),
-        ) {
-            (Some(p), _) => text.push_str(&format!("{status} {p}\n")),
-            (None, Some(s)) => text.push_str(s),
-            (None, None) => text.push_str(&format!("{status}\n")),
-        }
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-    }
-    Ok(None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,34 +132,5 @@ mod tests {
         assert_eq!(out, b"he");
         let e = demux(&mut &b"plain text here"[..], &mut out, &mut err).unwrap_err();
         assert_eq!(e.to_string(), "Unrecognized input header: 112");
-    }
-
-    #[test]
-    fn progress_like_docker_without_a_terminal() {
-        // transcripts/pull.md and import.md
-        let stream = concat!(
-            "{\"status\":\"Pulling from capture/busybox\",\"id\":\"v1\"}\n",
-            "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"b10f72138379\"}\n",
-            "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":32768,\"total\":1069169},\"progress\":\"[=>  ]\",\"id\":\"b10f72138379\"}\n",
-            "{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"b10f72138379\"}\n",
-            "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"b10f72138379\"}\n",
-            "{\"status\":\"Digest: sha256:dc86\"}\n",
-            "{\"aux\":{\"Tag\":\"v1\"}}\n",
-            "{\"stream\":\"Loaded image: x\\n\"}\n",
-            "{\"status\":\"sha256:909a\"}\n",
-        );
-        let mut out = Vec::new();
-        assert_eq!(display_progress(stream.as_bytes(), &mut out).unwrap(), None);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "v1: Pulling from capture/busybox\nb10f72138379: Pulling fs layer\nb10f72138379: Download complete\nb10f72138379: Pull complete\nDigest: sha256:dc86\nLoaded image: x\nsha256:909a\n"
-        );
-        let bad = "{\"status\":\"x\"}\n{\"errorDetail\":{\"message\":\"layer broke\"},\"error\":\"layer broke\"}\n{\"status\":\"never\"}\n";
-        let mut out = Vec::new();
-        assert_eq!(
-            display_progress(bad.as_bytes(), &mut out).unwrap(),
-            Some("layer broke".into())
-        );
-        assert_eq!(out, b"x\n");
     }
 }

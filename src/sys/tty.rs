@@ -1,8 +1,8 @@
-//! The client's terminal: its window size (TIOCGWINSZ, see ioctl_tty(2)) and raw mode for
-//! `run -t`/`attach` (cfmakeraw(3)), restored when the guard drops. Nothing here talks to
-//! the daemon.
+//! The client's terminal: its window size (TIOCGWINSZ, see ioctl_tty(2)), raw mode for
+//! `run -t`/`attach` (cfmakeraw(3)) and echo off for password prompts (termios(3) ECHO),
+//! each restored when its guard drops. Nothing here talks to the daemon.
 
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
@@ -42,6 +42,29 @@ impl RawMode {
 }
 
 impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// The client's stdin with echo off until dropped, so a typed password stays off the
+/// screen; the line discipline still hands over whole lines.
+pub struct NoEcho {
+    saved: Termios,
+}
+
+impl NoEcho {
+    pub fn stdin() -> nix::Result<NoEcho> {
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd())?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet)?;
+        Ok(NoEcho { saved })
+    }
+}
+
+impl Drop for NoEcho {
     fn drop(&mut self) {
         let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }

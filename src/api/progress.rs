@@ -63,7 +63,10 @@ impl<'a> StreamSink<'a> {
             Ok(()) => {
                 if !started {
                     // A job that reported nothing still answers with an (empty) stream.
-                    self.send(&json!({}));
+                    let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Ok(w) = st.out.stream(200, Some("application/json")) {
+                        st.writer = Some(w);
+                    }
                 }
                 self.close()
             }
@@ -106,7 +109,7 @@ pub fn encode(r: &Report) -> Value {
             None => json!({ "current": current }),
         };
         v["progress"] = json!(bar(current, total));
-    } else if r.id.is_some() {
+    } else if r.layer {
         v["progressDetail"] = json!({});
     }
     if let Some(id) = &r.id {
@@ -169,7 +172,7 @@ mod tests {
 
     #[test]
     fn reports_encode_like_docker() {
-        let r = Report { id: Some("abc".into()), status: "Downloading".into(), bytes: Some((5, Some(10))) };
+        let r = Report::bytes("abc", "Downloading", 5, Some(10));
         let v = encode(&r);
         assert_eq!(v["progressDetail"], json!({ "current": 5, "total": 10 }));
         assert_eq!(v["id"], "abc");
@@ -177,5 +180,7 @@ mod tests {
         assert_eq!(v, json!({ "status": "Pull complete", "progressDetail": {}, "id": "abc" }));
         let v = encode(&Report::general("Digest: sha256:x"));
         assert_eq!(v, json!({ "status": "Digest: sha256:x" }));
+        let v = encode(&Report::heading("v1", "Pulling from capture/busybox"));
+        assert_eq!(v, json!({ "status": "Pulling from capture/busybox", "id": "v1" }));
     }
 }

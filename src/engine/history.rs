@@ -34,7 +34,8 @@ impl Job for ImageHistory {
         let id = e.resolve_image_id(&self.name)?;
         let image = e.image_details(&id)?;
         let layers = e.db.image_layers(&id)?;
-        let sizes: Vec<i64> = layers.iter().map(|l| if l.diff_size > 0 { l.diff_size } else { l.size }).collect();
+        // The same measure as `images` and inspect: the layer trees on disk.
+        let sizes: Vec<i64> = layers.iter().map(|l| l.size).collect();
         let ImageConfig { history, .. } = image.config;
         let mut out = Vec::new();
         let mut layer = 0;

@@ -210,10 +210,12 @@ impl Archive {
                 }
                 let manifest: Manifest = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::invalid(format!("invalid manifest {} in the archive: {e}", m.digest)))?;
+                // containerd's annotation holds a full name; OCI's ref.name is often just a
+                // tag ("1", "latest") and names an image only when it looks like one.
                 let tags = m
                     .annotations
                     .get("io.containerd.image.name")
-                    .or(m.annotations.get("org.opencontainers.image.ref.name"))
+                    .or(m.annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains('/') || n.contains(':')))
                     .cloned()
                     .into_iter()
                     .collect();
@@ -250,7 +252,7 @@ fn load_one(e: &Engine, archive: &Archive, img: &Entry, p: &dyn Progress) -> Res
         let path = archive.path(layer)?;
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let id_short = short(&config.rootfs.diff_ids[i]);
-        p.report(Report { id: Some(id_short.clone()), status: "Loading layer".into(), bytes: Some((0, Some(size))) });
+        p.report(Report::bytes(&id_short, "Loading layer", 0, Some(size)));
         let staging = e.storage.begin_layer(parent)?;
         let applied = (|| -> Result<(String, u64, bool)> {
             let file = std::fs::File::open(&path).ctx(|| format!("open {layer}"))?;
@@ -281,7 +283,7 @@ fn load_one(e: &Engine, archive: &Archive, img: &Entry, p: &dyn Progress) -> Res
         let (digest, blob_size) = e.blobs.adopt(&path)?;
         let blob = BlobRow { digest, media_type: if gzip { DOCKER_LAYER_GZIP } else { OCI_LAYER_TAR }.into(), size: blob_size as i64 };
         e.commit_applied(Applied { staging, diff_id, diff_size, blob: Some(blob) }, chain, parent)?;
-        p.report(Report { id: Some(id_short), status: "Loading layer".into(), bytes: Some((size, Some(size))) });
+        p.report(Report::bytes(&id_short, "Loading layer", size, Some(size)));
     }
     let mut tags = Vec::new();
     let mut names = Vec::new();

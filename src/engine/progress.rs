@@ -13,15 +13,29 @@ pub struct Report {
     pub status: String,
     /// Bytes done and, when known, the total.
     pub bytes: Option<(u64, Option<u64>)>,
+    /// A layer's line (Docker gives those an empty progress detail, which terminals use
+    /// to redraw the line in place) rather than a heading.
+    pub layer: bool,
 }
 
 impl Report {
+    /// A layer's status.
     pub fn line(id: &str, status: impl Into<String>) -> Report {
-        Report { id: Some(id.to_string()), status: status.into(), bytes: None }
+        Report { id: Some(id.to_string()), status: status.into(), bytes: None, layer: true }
+    }
+
+    /// A layer's byte count.
+    pub fn bytes(id: &str, status: &str, done: u64, total: Option<u64>) -> Report {
+        Report { id: Some(id.to_string()), status: status.into(), bytes: Some((done, total)), layer: true }
+    }
+
+    /// A heading that names what follows ("Pulling from library/busybox", id = the tag).
+    pub fn heading(id: &str, status: impl Into<String>) -> Report {
+        Report { id: Some(id.to_string()), status: status.into(), bytes: None, layer: false }
     }
 
     pub fn general(status: impl Into<String>) -> Report {
-        Report { id: None, status: status.into(), bytes: None }
+        Report { id: None, status: status.into(), bytes: None, layer: false }
     }
 }
 

@@ -97,8 +97,27 @@ impl Job for ImagePull<'_> {
             r.digest = Some(self.tag.clone());
         } else if !self.tag.is_empty() {
             r.tag = Some(self.tag.clone());
+        } else if r.tag.is_none() && r.digest.is_none() {
+            // No tag at all (`pull -a`): every tag of the repository.
+            let client = e.registry()?;
+            let repo = client.repository(&r);
+            let mut tags = client.tags(&repo, self.creds.as_ref())?;
+            if tags.is_empty() {
+                return Err(Error::not_found(format!("repository {} has no tags", r.familiar_repository())));
+            }
+            tags.sort();
+            for t in tags {
+                self.pull_one(e, Reference { tag: Some(t), ..r.clone() })?;
+            }
+            return Ok(());
         }
-        let r = r.with_default_tag();
+        self.pull_one(e, r.with_default_tag())
+    }
+}
+
+impl ImagePull<'_> {
+    /// Pulls one tag or digest.
+    fn pull_one(&self, e: &Engine, r: Reference) -> Result<()> {
         let name = r.digest.clone().or(r.tag.clone()).unwrap_or_default();
         let platform = if self.platform.is_empty() { Platform::host() } else { Platform::parse(&self.platform)? };
         let client = e.registry()?;
@@ -121,10 +140,17 @@ impl Job for ImagePull<'_> {
         }
         let image_id = manifest.config.digest.clone();
         let p = self.progress;
-        p.report(Report::line(&name, format!("Pulling from {}", r.familiar_repository())));
+        p.report(Report::heading(&name, format!("Pulling from {}", r.path)));
 
         let chains = chain_ids(&config.rootfs.diff_ids);
         let complete = e.db.image(&image_id)?.is_some();
+        // Up to date: the image was here and the name already pointed at it.
+        let named = match (&r.digest, &r.tag) {
+            (Some(d), _) => e.db.lookup_digest(&r.repository(), d)?,
+            (None, Some(t)) => e.db.lookup_tag(&r.repository(), t)?,
+            _ => None,
+        };
+        let up_to_date = complete && named.as_deref() == Some(image_id.as_str());
         if !complete {
             let fetch = Fetch { e, repo: &repo, creds, layers: &manifest.layers, config: &config, chains: &chains, progress: p };
             fetch.run()?;
@@ -158,7 +184,7 @@ impl Job for ImagePull<'_> {
         }
         p.report(Report::general(format!("Digest: {}", resolved.digest)));
         let reference = r.familiar_string();
-        let status = if complete { "Image is up to date for" } else { "Downloaded newer image for" };
+        let status = if up_to_date { "Image is up to date for" } else { "Downloaded newer image for" };
         p.report(Report::general(format!("Status: {status} {reference}")));
         Ok(())
     }
@@ -325,6 +351,8 @@ impl Fetch<'_> {
                 store.abort();
                 return Err(read_error(desc, err));
             }
+            self.progress.report(Report::line(&id, "Verifying Checksum"));
+            self.progress.report(Report::line(&id, "Download complete"));
             let parent = self.parent_ready(i)?;
             self.progress.report(Report::line(&id, "Extracting"));
             let staging = e.storage.begin_layer(parent)?;
@@ -346,7 +374,6 @@ impl Fetch<'_> {
                 }
             }
         };
-        self.progress.report(Report::line(&id, "Verifying Checksum"));
         let want = &self.config.rootfs.diff_ids[i];
         if &applied.diff_id != want {
             e.storage.abort(applied.staging);
@@ -363,7 +390,11 @@ impl Fetch<'_> {
                 return Err(err);
             }
         };
-        self.progress.report(Report::line(&id, "Download complete"));
+        let independent = e.storage.independent_layers();
+        if independent {
+            self.progress.report(Report::line(&id, "Verifying Checksum"));
+            self.progress.report(Report::line(&id, "Download complete"));
+        }
         let parent = match self.parent_ready(i) {
             Ok(p) => p,
             Err(err) => {
@@ -371,7 +402,9 @@ impl Fetch<'_> {
                 return Err(err);
             }
         };
-        self.progress.report(Report::line(&id, "Extracting"));
+        if independent {
+            self.progress.report(Report::line(&id, "Extracting"));
+        }
         let blob = BlobRow { digest: desc.digest.clone(), media_type: desc.media_type.clone(), size: stored.1 as i64 };
         e.commit_applied(Applied { blob: Some(blob), ..applied }, &self.chains[i], parent)?;
         self.progress.report(Report::line(&id, "Pull complete"));
@@ -389,8 +422,14 @@ impl Engine {
     }
 }
 
+/// A failed blob read; the registry client's own errors already name the blob.
 fn read_error(desc: &Descriptor, err: std::io::Error) -> Error {
-    Error::system(format!("blob {}: {err}", desc.digest))
+    let text = err.to_string();
+    if text.contains(&desc.digest) {
+        Error::system(text)
+    } else {
+        Error::system(format!("blob {}: {text}", desc.digest))
+    }
 }
 
 /// Counts a blob's bytes for the progress bar and stops the download once nobody wants it
@@ -417,6 +456,7 @@ impl<R: Read> Read for Counted<'_, R> {
                 id: Some(self.id.to_string()),
                 status: "Downloading".into(),
                 bytes: Some((self.done, Some(self.total))),
+                layer: true,
             });
         }
         Ok(n)

@@ -8,7 +8,7 @@
 use super::progress::{short, Progress, Report, Throttle};
 use super::{Engine, Job};
 use crate::error::{Error, Result};
-use crate::graph::reference::{familiar, Reference};
+use crate::graph::reference::Reference;
 use crate::registry::manifest::{self, Descriptor, Manifest};
 use crate::registry::{Credentials, Repository};
 use std::time::Duration;
@@ -128,7 +128,7 @@ fn push_blob(e: &Engine, repo: &Repository, creds: Option<&Credentials>, d: &Des
             continue;
         }
         if client.mount_blob(repo, creds, &d.digest, from)? {
-            p.report(Report::line(&id, format!("Mounted from {}", familiar(&source))));
+            p.report(Report::line(&id, format!("Mounted from {from}")));
             return Ok(());
         }
     }
@@ -136,7 +136,7 @@ fn push_blob(e: &Engine, repo: &Repository, creds: Option<&Credentials>, d: &Des
     let mut throttle = Throttle::new(Duration::from_millis(100));
     client.upload_blob(repo, creds, &d.digest, d.size, &mut file, &mut |sent| {
         if throttle.due() || sent == d.size {
-            p.report(Report { id: Some(id.clone()), status: "Pushing".into(), bytes: Some((sent, Some(d.size))) });
+            p.report(Report::bytes(&id, "Pushing", sent, Some(d.size)));
         }
     })?;
     p.report(Report::line(&id, "Pushed"));

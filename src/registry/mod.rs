@@ -249,6 +249,44 @@ impl Client {
     }
 
     /// The size of a blob if the repository has it (HEAD).
+    /// Every tag of the repository (`pull -a`), following the registry's pagination.
+    pub fn tags(&self, repo: &Repository, creds: Option<&Credentials>) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct List {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut out = Vec::new();
+        let mut path = "tags/list?n=1000".to_string();
+        for _ in 0..100 {
+            let req = Request::new("GET", repo.url(&path), repo.pull_scope());
+            let resp = self.transport.send(&repo.base, creds, req)?;
+            if resp.status() != 200 {
+                let (kind, msg) = transport::read_error(resp);
+                return Err(Error::new(kind, format!("list tags of {}: {msg}", repo.familiar())));
+            }
+            // RFC 5988 pagination: Link: </v2/NAME/tags/list?n=1000&last=x>; rel="next"
+            let next = resp
+                .header("Link")
+                .and_then(|l| l.split(';').next())
+                .map(|u| u.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+                .and_then(|u| u.split_once("/tags/").map(|(_, rest)| format!("tags/{rest}")));
+            let mut body = Vec::new();
+            resp.into_reader()
+                .take(MAX_MANIFEST)
+                .read_to_end(&mut body)
+                .map_err(|e| Error::system(format!("list tags of {}: {e}", repo.familiar())))?;
+            let list: List = serde_json::from_slice(&body)
+                .map_err(|e| Error::system(format!("list tags of {}: invalid answer: {e}", repo.familiar())))?;
+            out.extend(list.tags.unwrap_or_default());
+            match next {
+                Some(n) => path = n,
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
     pub fn blob_exists(&self, repo: &Repository, creds: Option<&Credentials>, digest: &str) -> Result<Option<u64>> {
         check_digest(digest)?;
         let req = Request::new("HEAD", repo.url(&format!("blobs/{digest}")), repo.push_scope());

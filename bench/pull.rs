@@ -67,7 +67,7 @@ fn bench_layout() -> Option<PathBuf> {
     let l4 = images::layer(&[Entry::File("etc/bench-release", b"4\n", 0o644)]);
     let tmp = Path::new(CACHE).join("layout.tmp");
     let _ = std::fs::remove_dir_all(&tmp);
-    OciLayout::write(&tmp, "1", &[TestImage::linux("amd64", vec![base, l2, l3, l4])], true);
+    OciLayout::write_with(&tmp, "1", &[TestImage::linux("amd64", vec![base, l2, l3, l4])], Some(6));
     std::fs::rename(&tmp, &layout).ok()?;
     Some(layout)
 }
@@ -83,20 +83,59 @@ fn peak_rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A new, empty ext4 filesystem (a loop-mounted sparse file) for one engine's pull: the
+/// host's filesystem carries the previous run's deletions (and may discard online), which
+/// would make file creation — most of a pull's kernel time — noisy and unfair to whichever
+/// engine runs next.
+struct FreshFs {
+    image: PathBuf,
+    mount: PathBuf,
+}
+
+impl FreshFs {
+    fn new(name: &str) -> Option<FreshFs> {
+        let image = PathBuf::from(format!("/tmp/berth-bench-{name}-{}.img", std::process::id()));
+        let mount = PathBuf::from(format!("/tmp/berth-bench-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&mount).ok()?;
+        let ok = sh(Command::new("truncate").args(["-s", "8G"]).arg(&image))
+            && sh(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image))
+            && sh(Command::new("mount").args(["-o", "loop"]).arg(&image).arg(&mount));
+        if !ok {
+            let _ = std::fs::remove_file(&image);
+            return None;
+        }
+        Some(FreshFs { image, mount })
+    }
+}
+
+impl Drop for FreshFs {
+    fn drop(&mut self) {
+        // Anything still mounted inside (overlay mounts of dockerd) goes first.
+        cleanup_leftovers(&self.mount.join("x"), &self.mount.join("none"), "berth-bench-none");
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+        let _ = std::fs::remove_file(&self.image);
+        let _ = std::fs::remove_dir(&self.mount);
+    }
+}
+
 /// One berth pull on a fresh daemon: (seconds, peak daemon RSS in KiB).
 fn berth_pull(image: &str) -> (Duration, u64) {
-    let d = Daemon::start_with(Some("overlay"));
+    let fs = FreshFs::new("berth").expect("make a fresh ext4 filesystem (mkfs.ext4, loop devices)");
+    let d = Daemon::start_at(fs.mount.join("root"), Some("overlay"));
     let t = Instant::now();
     let out = d.berth(&["pull", "-q", image]);
     let took = t.elapsed();
     assert!(out.status.success(), "berth pull failed: {}\n{}", stderr(&out), tail(&d.log(), 20));
-    (took, peak_rss_kib(d.pid()))
+    let rss = peak_rss_kib(d.pid());
+    drop(d);
+    drop(fs);
+    (took, rss)
 }
 
 /// One dockerd pull on a fresh dockerd with its own roots.
 fn dockerd_pull(image: &str) -> Option<Duration> {
-    let root = PathBuf::from(format!("/tmp/berth-bench-dockerd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let fs = FreshFs::new("dockerd")?;
+    let root = fs.mount.join("root");
     std::fs::create_dir_all(&root).ok()?;
     let sock = root.join("docker.sock");
     let mut child = Command::new("dockerd")
@@ -125,6 +164,7 @@ fn dockerd_pull(image: &str) -> Option<Duration> {
     let _ = child.wait();
     // dockerd leaves its overlay mounts and containerd state behind on a fast stop.
     cleanup_leftovers(&root, &root.join("exec"), "berth-bench-none");
+    drop(fs);
     result
 }
 
@@ -148,17 +188,21 @@ fn main() {
     println!("pull of {image}: 4 layers, {:.1} MB compressed, {runs} runs each", du(&layout) as f64 / 1e6);
     let mut berth = Vec::new();
     let mut peak = 0;
+    let mut docker = Vec::new();
+    let have_dockerd = Command::new("dockerd").arg("--version").stdout(Stdio::null()).status().is_ok();
+    // Interleaved, each pull on its own fresh filesystem (FreshFs).
+    let settle = || {
+        let _ = Command::new("sync").status();
+    };
     for _ in 0..runs {
+        settle();
         let (t, rss) = berth_pull(&image);
         berth.push(t);
         peak = peak.max(rss);
-    }
-    let mut docker = Vec::new();
-    if Command::new("dockerd").arg("--version").stdout(Stdio::null()).status().is_ok() {
-        for _ in 0..runs {
-            match dockerd_pull(&image) {
-                Some(t) => docker.push(t),
-                None => break,
+        if have_dockerd {
+            settle();
+            if let Some(t) = dockerd_pull(&image) {
+                docker.push(t);
             }
         }
     }

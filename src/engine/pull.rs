@@ -321,21 +321,48 @@ impl Fetch<'_> {
         };
         let mut store = e.blobs.writer()?;
         let applied = if e.storage.independent_layers() {
-            // One pass: network → digest check → blob store → gunzip → tar → staging dir.
+            // Two threads over one stream: this one extracts (mostly kernel time creating
+            // files) while a helper downloads, checks the digest, keeps the blob and
+            // decompresses, so the two halves of the work overlap.
             let staging = e.storage.begin_layer(None)?;
-            let streamed = (|| -> Result<(String, u64)> {
-                let mut tee = Tee { inner: counted, copy: &mut store };
-                let stats_and_id = {
-                    let plain = crate::graph::layer::decompress(&mut tee)?;
-                    let mut hashed = DigestReader::new(plain);
-                    let stats = crate::graph::layer::apply(&mut hashed, &staging.dir, e.storage.whiteout_mode())?;
-                    (hashed.digest(), stats.bytes)
-                };
-                // Whatever follows the compressed stream still counts for the blob's digest.
-                std::io::copy(&mut tee, &mut std::io::sink()).map_err(|err| read_error(desc, err))?;
-                Ok(stats_and_id)
-            })();
-            match streamed {
+            let (mut pipe_in, mut pipe_out) = crate::util::pipe::pipe(8, 256 * 1024);
+            let store_ref = &mut store;
+            let (applied, decoded) = std::thread::scope(|s| {
+                let decoder = s.spawn(move || -> Result<String> {
+                    let decoded = (|| -> Result<String> {
+                        let mut tee = Tee { inner: counted, copy: store_ref };
+                        let plain = crate::graph::layer::decompress(&mut tee)?;
+                        let mut hashed = DigestReader::new(plain);
+                        std::io::copy(&mut hashed, &mut pipe_in).map_err(|err| read_error(desc, err))?;
+                        let diff_id = hashed.digest();
+                        // Whatever follows the compressed stream still counts for the blob's
+                        // digest, which is checked at its end.
+                        std::io::copy(&mut tee, &mut std::io::sink()).map_err(|err| read_error(desc, err))?;
+                        Ok(diff_id)
+                    })();
+                    match &decoded {
+                        Ok(_) => {
+                            pipe_in.close().map_err(|err| read_error(desc, err))?;
+                        }
+                        Err(err) => pipe_in.fail(err.message.clone()),
+                    }
+                    decoded
+                });
+                let applied = crate::graph::layer::apply(&mut pipe_out, &staging.dir, e.storage.whiteout_mode());
+                // Unblocks the helper if extraction stopped early.
+                drop(pipe_out);
+                let decoded = decoder.join().unwrap_or_else(|_| Err(Error::system("layer download thread panicked")));
+                (applied, decoded)
+            });
+            let result = match (applied, decoded) {
+                (Ok(stats), Ok(diff_id)) => Ok((diff_id, stats.bytes)),
+                // The download's own failure is the cause; extraction only saw its echo...
+                (Ok(_), Err(err)) => Err(err),
+                (Err(_), Err(d)) if !d.message.contains("reading side is gone") => Err(d),
+                // ...unless extraction stopped first (a bad tar).
+                (Err(err), _) => Err(err),
+            };
+            match result {
                 Ok((diff_id, diff_size)) => Applied { staging, diff_id, diff_size, blob: None },
                 Err(err) => {
                     e.storage.abort(staging);

@@ -6,5 +6,6 @@ pub mod log;
 pub mod base64;
 pub mod id;
 pub mod jsonlog;
+pub mod pipe;
 pub mod readbuf;
 pub mod time;

@@ -51,7 +51,12 @@ impl Daemon {
 
     pub fn start_with(driver: Option<&str>) -> Daemon {
         let id = random_suffix();
-        let root = PathBuf::from(format!("/tmp/berth-it-{id}"));
+        Daemon::start_at(PathBuf::from(format!("/tmp/berth-it-{id}")), driver)
+    }
+
+    /// A daemon whose roots are all under `root` (which it removes when dropped).
+    pub fn start_at(root: PathBuf, driver: Option<&str>) -> Daemon {
+        let id = random_suffix();
         std::fs::create_dir_all(&root).expect("create test root");
         let mut d = Daemon {
             sock: root.join("berth.sock"),

@@ -61,8 +61,8 @@ pub fn sha256_digest(data: &[u8]) -> String {
     format!("sha256:{}", Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
     e.write_all(data).expect("gzip");
     e.finish().expect("gzip")
 }
@@ -71,6 +71,13 @@ impl OciLayout {
     /// Writes `images` under `dir` tagged `tag`: one image manifest, or (for several) an
     /// image index over them. Layers are gzipped when `gzip` is set.
     pub fn write(dir: &Path, tag: &str, images: &[TestImage], gzip_layers: bool) -> OciLayout {
+        // Tests want speed: the fastest gzip level.
+        OciLayout::write_with(dir, tag, images, gzip_layers.then_some(1))
+    }
+
+    /// `write` with a chosen gzip level (None: uncompressed layers); 6 is what `docker push`
+    /// and most registries' images use.
+    pub fn write_with(dir: &Path, tag: &str, images: &[TestImage], gzip_level: Option<u32>) -> OciLayout {
         let blobs = dir.join("blobs/sha256");
         std::fs::create_dir_all(&blobs).expect("create layout");
         let put = |data: &[u8]| -> String {
@@ -86,8 +93,8 @@ impl OciLayout {
             let mut diff_ids = Vec::new();
             for tar in &img.layers {
                 diff_ids.push(sha256_digest(tar));
-                let (blob, media_type) = if gzip_layers {
-                    (gzip(tar), "application/vnd.oci.image.layer.v1.tar+gzip")
+                let (blob, media_type) = if let Some(level) = gzip_level {
+                    (gzip(tar, level), "application/vnd.oci.image.layer.v1.tar+gzip")
                 } else {
                     (tar.clone(), "application/vnd.oci.image.layer.v1.tar")
                 };

@@ -1,10 +1,9 @@
-//! `make bench` (pull part): a ~80 MB gzip, 4-layer image pulled from a registry on
-//! loopback by berth and by dockerd (Debian's docker.io), side by side in one run:
-//! 1. a Debian minbase rootfs (debootstrap, cached under /var/cache/berth-bench),
-//! 2. a 24 MiB incompressible file and 2000 small files,
-//! 3. an opaque directory and a whiteout,
-//! 4. a tiny layer.
-//! Also the daemon's peak RSS during the pull, and `images` latency with 200 images.
+//! `make bench` (pull part): a 4-layer image (gzip level 6, about 120 MB here) pulled from
+//! a registry on loopback by berth and by dockerd (Debian's docker.io), side by side in one
+//! run. The layers: a Debian minbase rootfs (debootstrap, cached under
+//! /var/cache/berth-bench); a 24 MiB incompressible file and 2000 small files; an opaque
+//! directory and a whiteout; a tiny layer. Also the daemon's peak RSS during the pull, and
+//! `images` latency with 200 images.
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -306,3 +306,76 @@ fn broken_and_corrupt_transfers() {
     let out = d.berth(&["run", "--rm", &name, "sh", "-c", "stat -c %s /big.bin"]);
     assert_eq!(stdout(&out).trim(), (3 << 20).to_string());
 }
+
+#[test]
+fn corrupt_blobs_are_refused() {
+    if !root_or_skip("corrupt_blobs_are_refused") {
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let mut big = vec![0u8; 2 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
+    let layout = OciLayout::write(&d.root.join("layout"), "1", &[TestImage::linux("amd64", vec![images::layer(&[Entry::File("big.bin", &big, 0o644)])])], true);
+    reg.push(&layout, "tests/corrupt:1", None);
+    // A byte flipped 1 MB into the blob: the digest check at its end fails the pull.
+    let bad = Proxy::start(&reg.addr, Fault::CorruptOnceAt(1 << 20));
+    let out = d.berth(&["pull", &format!("{}/tests/corrupt:1", bad.addr)]);
+    assert!(!out.status.success(), "a corrupt blob was accepted");
+    let err = stderr(&out) + &stdout(&out);
+    assert!(err.contains("sha256:"), "the error names no blob: {err}");
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "");
+    // The next pull (not corrupted) succeeds.
+    d.ok(&["pull", &format!("{}/tests/corrupt:1", bad.addr)]);
+}
+
+#[test]
+fn concurrent_pulls_share_a_layer_and_a_pull_stops_when_its_client_leaves() {
+    if !root_or_skip("concurrent_pulls_share_a_layer_and_a_pull_stops_when_its_client_leaves") {
+        return;
+    }
+    let reg = Registry::start();
+    let d = Daemon::start();
+    let mut big = vec![0u8; 3 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
+    let base = images::layer(&[Entry::File("big.bin", &big, 0o644)]);
+    let a = images::layer(&[Entry::File("a", b"a\n", 0o644)]);
+    let b = images::layer(&[Entry::File("b", b"b\n", 0o644)]);
+    let la = OciLayout::write(&d.root.join("la"), "1", &[TestImage::linux("amd64", vec![base.clone(), a])], true);
+    let lb = OciLayout::write(&d.root.join("lb"), "1", &[TestImage::linux("amd64", vec![base, b])], true);
+    reg.push(&la, "tests/a:1", None);
+    reg.push(&lb, "tests/b:1", None);
+    // Both through one slow proxy (1.5 MB/s): the shared 3 MB layer crosses it once.
+    let slow = Proxy::start(&reg.addr, Fault::Slow(3 << 19));
+    let pull = |name: &str| {
+        let (host, image) = (d.host(), format!("{}/tests/{name}", slow.addr));
+        std::thread::spawn(move || Command::new(bin()).args(["-H", &host, "pull", &image]).output().unwrap())
+    };
+    let first = pull("a:1");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = pull("b:1");
+    let (o1, o2) = (first.join().unwrap(), second.join().unwrap());
+    assert!(o1.status.success() && o2.status.success(), "{}\n{}", stderr(&o1), stderr(&o2));
+    let crossed = slow.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(crossed < (3 << 20) * 3 / 2, "the shared layer was downloaded twice ({crossed} bytes)");
+
+    // A pull whose client goes away stops: no image, and the proxy goes quiet. At
+    // 300 kB/s the layer would take ten seconds, so a quiet proxy after two means a stop.
+    d.ok(&["rmi", &format!("{}/tests/a:1", slow.addr), &format!("{}/tests/b:1", slow.addr)]);
+    let slow = Proxy::start(&reg.addr, Fault::Slow(300_000));
+    let mut client = Command::new(bin())
+        .args(["-H", &d.host(), "pull", &format!("{}/tests/a:1", slow.addr)])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let _ = client.kill();
+    let _ = client.wait();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let before = slow.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let after = slow.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(before > 100_000, "the pull never got going ({before} bytes)");
+    assert!(after - before < 100_000, "the download went on after its client left ({} bytes)", after - before);
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "");
+}

@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn failures_travel_both_ways() {
-        let (mut w, mut r) = pipe(1, 4);
+        let (mut w, mut r) = pipe(2, 4);
         w.write_all(b"abcd").unwrap();
         w.fail("bad digest".into());
         let mut buf = [0u8; 4];

@@ -17,6 +17,8 @@ pub enum Fault {
     Slow(u64),
     /// Close the first connection that has sent this many response bytes.
     CutOnceAfter(u64),
+    /// Flip one byte at this offset of the first connection's response that gets there.
+    CorruptOnceAt(u64),
 }
 
 pub struct Proxy {
@@ -75,6 +77,12 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, fault: Option<Fault>, count: Opt
                 let _ = to.shutdown(std::net::Shutdown::Both);
                 let _ = from.shutdown(std::net::Shutdown::Both);
                 return;
+            }
+        }
+        if let (Some(Fault::CorruptOnceAt(at)), Some(c)) = (fault, &cut) {
+            if !c.load(Ordering::Relaxed) && sent + n as u64 > at {
+                c.store(true, Ordering::Relaxed);
+                buf[(at - sent) as usize] ^= 0xff;
             }
         }
         // Slow: a tenth of the rate every 100 ms.

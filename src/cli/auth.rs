@@ -58,7 +58,7 @@ impl AuthConfig {
 
 /// The key a registry's credentials live under: Docker Hub's index URL, or the host.
 pub fn config_key(domain: &str) -> String {
-    if domain == super::reference::DEFAULT_DOMAIN {
+    if domain == crate::util::reference::DEFAULT_DOMAIN {
         INDEX_SERVER.to_string()
     } else {
         domain.to_string()

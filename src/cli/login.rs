@@ -43,7 +43,7 @@ const LOGIN_SPEC: FlagSpec = FlagSpec {
 /// The server a login is about: Docker Hub's index URL when none (or "docker.io") is
 /// given, else the host of what was given.
 pub fn server_address(given: Option<&str>) -> String {
-    match given.filter(|s| !s.is_empty() && *s != super::reference::DEFAULT_DOMAIN) {
+    match given.filter(|s| !s.is_empty() && *s != crate::util::reference::DEFAULT_DOMAIN) {
         Some(s) if s != INDEX_SERVER => auth::hostname(s).to_string(),
         _ => INDEX_SERVER.to_string(),
     }

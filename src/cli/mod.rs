@@ -22,7 +22,6 @@ mod progress;
 mod prune;
 mod ps;
 mod pull;
-mod reference;
 mod rmi;
 mod run;
 mod run_args;

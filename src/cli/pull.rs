@@ -7,7 +7,7 @@
 use super::api::{self, query};
 use super::args::FlagSpec;
 use super::progress::{self, Output};
-use super::reference::Named;
+use crate::util::reference::Reference as Named;
 use super::{auth, parse, Cli};
 use crate::client::Body;
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ const PULL_SPEC: FlagSpec = FlagSpec {
 /// The pull query docker sends: the full name, the tag or digest (none for `-a`), the
 /// platform in lower case.
 pub fn pull_query(named: &Named, all_tags: bool, platform: Option<&str>) -> String {
-    let mut q = vec![("fromImage", named.name())];
+    let mut q = vec![("fromImage", named.repository())];
     if !all_tags {
         q.push(("tag", named.api_tag()));
     }
@@ -75,7 +75,7 @@ pub fn create_image(
 /// Normalises what was typed for `pull`/`push` the way both do: "tag can't be used with
 /// --all-tags/-a", else the default tag added (announced unless quiet).
 fn target(image: &str, all_tags: bool, quiet: bool) -> Result<Named> {
-    let named = Named::parse(image).map_err(Error::invalid)?;
+    let named = Named::parse(image)?;
     if all_tags && !named.name_only() {
         return Err(Error::invalid("tag can't be used with --all-tags/-a"));
     }
@@ -110,7 +110,7 @@ pub fn pull(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
             output,
         )?;
         drop(out);
-        println!("{}", named.full());
+        println!("{}", named.full_string());
         Ok(())
     })();
     super::status(r)
@@ -144,7 +144,7 @@ pub fn push_path(named: &Named, all_tags: bool) -> String {
         (Some(t), false) => query(&[("tag", t.clone())]),
         _ => String::new(),
     };
-    format!("/images/{}/push{q}", named.name())
+    format!("/images/{}/push{q}", named.repository())
 }
 
 pub fn push(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
@@ -168,7 +168,7 @@ pub fn push(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {
         let stdout = io::stdout();
         if a.quiet {
             progress::show(resp, io::sink(), Output::Plain, &mut |_| {})?;
-            println!("{}", named.full());
+            println!("{}", named.full_string());
             return Ok(());
         }
         let output = progress::output_of(&stdout);
@@ -230,7 +230,7 @@ mod tests {
         );
         assert_eq!(target("busybox", true, true).unwrap().tag, None);
         assert_eq!(
-            target("busybox", false, true).unwrap().full(),
+            target("busybox", false, true).unwrap().full_string(),
             "docker.io/library/busybox:latest"
         );
         assert!(target("Bad", false, true)

@@ -3,7 +3,7 @@
 
 use super::api::{self, query};
 use super::args::FlagSpec;
-use super::reference::Named;
+use crate::util::reference::Reference as Named;
 use super::{parse, Cli};
 use crate::client::Body;
 use crate::error::Error;
@@ -102,7 +102,7 @@ pub fn tag_target(target: &str) -> std::result::Result<(String, String), String>
         return Err("refusing to create a tag with a digest reference".into());
     }
     let named = named.with_default_tag();
-    Ok((named.familiar_name(), named.tag.unwrap_or_default()))
+    Ok((named.familiar_repository(), named.tag.unwrap_or_default()))
 }
 
 pub fn tag(cli: &mut Cli, path: &[&str], words: &[&str]) -> i32 {

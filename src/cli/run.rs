@@ -8,7 +8,7 @@ use super::api::{self, query};
 use super::create;
 use super::progress::{self, Output};
 use super::pull;
-use super::reference::Named;
+use crate::util::reference::Reference as Named;
 use super::run_args::{RunArgs, RUN_SPEC};
 use super::session::{self, Attach, Failed, Then, Wait};
 use super::{flag_error, parse, Cli};
@@ -151,7 +151,7 @@ fn create_container(
         )));
     }
     if policy == "always" {
-        let named = Named::parse(&a.image).map_err(Error::invalid)?;
+        let named = Named::parse(&a.image)?;
         pull(cli, a, &named)?;
     }
     let mut bytes = serde_json::to_vec(body)
@@ -175,7 +175,7 @@ fn create_container(
             if !a.quiet {
                 eprintln!(
                     "Unable to find image '{}' locally",
-                    named.clone().with_default_tag().familiar()
+                    named.clone().with_default_tag().familiar_string()
                 );
             }
             pull(cli, a, &named)?;

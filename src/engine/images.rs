@@ -5,7 +5,7 @@ use super::{Engine, Job};
 use crate::error::{Error, Result};
 use crate::graph::db::ImageRow;
 pub use crate::graph::image::{host_architecture, ImageConfig, RunConfig};
-use crate::graph::reference::{familiar, Reference};
+use crate::util::reference::{familiar, Reference};
 
 /// An image as the jobs return it.
 #[derive(Debug, Clone)]

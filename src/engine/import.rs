@@ -6,9 +6,8 @@
 
 use super::{Engine, Job};
 use crate::error::{Error, Result};
-use crate::graph::db::ImageRow;
-use crate::graph::image::{apply_changes, digest_of, History, ImageConfig, RootFs, RunConfig};
-use crate::graph::reference::Reference;
+use crate::graph::image::{apply_changes, History, ImageConfig, RootFs, RunConfig};
+use crate::util::reference::Reference;
 use std::io::Read;
 
 pub struct ImageImport<'a> {
@@ -56,8 +55,7 @@ impl Job for ImageImport<'_> {
         let applied = e.apply_and_keep(&mut source, None)?;
         let diff_id = applied.diff_id.clone();
         let layer_id = diff_id.trim_start_matches("sha256:").to_string();
-        let layer = e.commit_applied(applied, &layer_id, None)?;
-        let size = layer.size;
+        e.commit_applied(applied, &layer_id, None)?;
 
         let now = crate::util::time::now_nanos();
         let created = crate::util::time::rfc3339_nanos(now);
@@ -74,25 +72,11 @@ impl Job for ImageImport<'_> {
             ..ImageConfig::default()
         };
         let bytes = serde_json::to_vec(&config).map_err(|e| Error::system(e.to_string()))?;
-        let image_id = digest_of(&bytes);
         let tags: Vec<(String, String)> = tag_ref
             .iter()
             .map(|r| (r.repository(), r.tag.clone().unwrap_or_else(|| "latest".into())))
             .collect();
-        e.db.insert_image(
-            &ImageRow {
-                id: image_id.clone(),
-                config: bytes,
-                top_layer: Some(layer_id.clone()),
-                size,
-                created: now,
-                loaded: now,
-                last_tag_time: 0,
-            },
-            &[],
-            &tags,
-            &[],
-        )?;
+        let image_id = e.store_image(bytes, &config, &[layer_id], &tags, &[])?;
         Ok(image_id)
     }
 }

@@ -77,6 +77,35 @@ impl Engine {
         Ok(Applied { staging, diff_id, diff_size, blob: Some(blob) })
     }
 
+    /// Records an image whose layers (`chains`, bottom first) are all committed, with its
+    /// tags and digests, in one transaction; its size is that of its layers.
+    pub(super) fn store_image(
+        &self,
+        config_bytes: Vec<u8>,
+        config: &crate::graph::image::ImageConfig,
+        chains: &[String],
+        tags: &[(String, String)],
+        digests: &[(String, String)],
+    ) -> Result<String> {
+        let id = crate::graph::image::digest_of(&config_bytes);
+        let now = crate::util::time::now_nanos();
+        let mut size = 0;
+        for c in chains {
+            size += self.db.layer(c)?.map(|l| l.size).unwrap_or(0);
+        }
+        let row = crate::graph::db::ImageRow {
+            id: id.clone(),
+            config: config_bytes,
+            top_layer: chains.last().cloned(),
+            size,
+            created: config.created.as_deref().and_then(crate::util::time::parse_rfc3339).unwrap_or(now),
+            loaded: now,
+            last_tag_time: 0,
+        };
+        self.db.insert_image(&row, &[], tags, digests)?;
+        Ok(id)
+    }
+
     /// Commits an applied layer as `chain_id` over `parent` and records it with its blob.
     /// If another job committed the same layer first, theirs is kept.
     pub(super) fn commit_applied(&self, a: Applied, chain_id: &str, parent: Option<&str>) -> Result<LayerRow> {

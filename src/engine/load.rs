@@ -11,10 +11,10 @@ use super::layers::Applied;
 use super::progress::{short, Progress, Report};
 use super::{Engine, Job};
 use crate::error::{Context, Error, Result};
-use crate::graph::db::{BlobRow, ImageRow};
+use crate::graph::db::BlobRow;
 use crate::graph::digest::DigestReader;
 use crate::graph::image::{chain_ids, digest_of, ImageConfig};
-use crate::graph::reference::Reference;
+use crate::util::reference::Reference;
 use crate::registry::manifest::{Manifest, DOCKER_LAYER_GZIP, OCI_LAYER_TAR};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -295,25 +295,7 @@ fn load_one(e: &Engine, archive: &Archive, img: &Entry, p: &dyn Progress) -> Res
         tags.push((r.repository(), r.tag.clone().unwrap_or_else(|| "latest".into())));
         names.push(Loaded::Tagged(r.familiar_string()));
     }
-    let now = crate::util::time::now_nanos();
-    let mut size = 0;
-    for c in &chains {
-        size += e.db.layer(c)?.map(|l| l.size).unwrap_or(0);
-    }
-    e.db.insert_image(
-        &ImageRow {
-            id: id.clone(),
-            config: config_bytes,
-            top_layer: chains.last().cloned(),
-            size,
-            created: config.created.as_deref().and_then(crate::util::time::parse_rfc3339).unwrap_or(now),
-            loaded: now,
-            last_tag_time: 0,
-        },
-        &[],
-        &tags,
-        &[],
-    )?;
+    e.store_image(config_bytes, &config, &chains, &tags, &[])?;
     if names.is_empty() {
         names.push(Loaded::Untagged(id));
     }

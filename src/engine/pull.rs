@@ -14,10 +14,10 @@ use super::progress::{short, Progress, Report, Throttle};
 use super::{Engine, Job};
 use crate::error::{Error, Result};
 use crate::graph::blobs::Tee;
-use crate::graph::db::{BlobRow, ImageRow};
+use crate::graph::db::BlobRow;
 use crate::graph::digest::DigestReader;
 use crate::graph::image::{chain_ids, ImageConfig};
-use crate::graph::reference::Reference;
+use crate::util::reference::Reference;
 use crate::registry::manifest::{Descriptor, Platform, OCI_LAYER_ZSTD};
 use crate::registry::{Credentials, Repository, MAX_CONFIG};
 use std::collections::VecDeque;
@@ -155,30 +155,12 @@ impl ImagePull<'_> {
             let fetch = Fetch { e, repo: &repo, creds, layers: &manifest.layers, config: &config, chains: &chains, progress: p };
             fetch.run()?;
         }
-        let now = crate::util::time::now_nanos();
-        let mut size = 0i64;
-        for c in &chains {
-            size += e.db.layer(c)?.map(|l| l.size).unwrap_or(0);
-        }
         let full_repo = r.repository();
         let tags = match &r.tag {
             Some(t) if r.digest.is_none() => vec![(full_repo.clone(), t.clone())],
             _ => Vec::new(),
         };
-        e.db.insert_image(
-            &ImageRow {
-                id: image_id.clone(),
-                config: config_bytes,
-                top_layer: chains.last().cloned(),
-                size,
-                created: config.created.as_deref().and_then(crate::util::time::parse_rfc3339).unwrap_or(now),
-                loaded: now,
-                last_tag_time: 0,
-            },
-            &[],
-            &tags,
-            &[(full_repo.clone(), resolved.digest.clone())],
-        )?;
+        e.store_image(config_bytes, &config, &chains, &tags, &[(full_repo.clone(), resolved.digest.clone())])?;
         for l in manifest.layers.iter().chain(std::iter::once(&manifest.config)) {
             e.db.add_blob_source(&l.digest, &full_repo)?;
         }

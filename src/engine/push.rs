@@ -8,7 +8,7 @@
 use super::progress::{short, Progress, Report, Throttle};
 use super::{Engine, Job};
 use crate::error::{Error, Result};
-use crate::graph::reference::Reference;
+use crate::util::reference::Reference;
 use crate::registry::manifest::{self, Descriptor, Manifest};
 use crate::registry::{Credentials, Repository};
 use std::time::Duration;

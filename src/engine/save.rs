@@ -5,7 +5,7 @@
 
 use super::{Engine, Job};
 use crate::error::{Error, Result};
-use crate::graph::reference::{familiar, Reference};
+use crate::util::reference::{familiar, Reference};
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};

@@ -8,4 +8,3 @@ pub mod db;
 pub mod digest;
 pub mod image;
 pub mod layer;
-pub mod reference;

@@ -3,7 +3,7 @@
 //! here does I/O; the client hands in bytes it has already bounded and verified.
 
 use crate::error::{Error, Result};
-use crate::graph::reference::valid_digest;
+use crate::util::reference::valid_digest;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

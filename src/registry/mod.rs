@@ -20,7 +20,7 @@ mod tests_faults;
 mod transport;
 
 use crate::error::{Error, Kind, Result};
-use crate::graph::reference::{self, Reference};
+use crate::util::reference::{self, Reference};
 pub use auth::Credentials;
 pub use blob::Blob;
 use manifest::Document;

@@ -8,4 +8,5 @@ pub mod id;
 pub mod jsonlog;
 pub mod pipe;
 pub mod readbuf;
+pub mod reference;
 pub mod time;

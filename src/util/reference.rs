@@ -1,7 +1,8 @@
-//! Image references as Docker reads them: `busybox` is `docker.io/library/busybox:latest`,
-//! `host:port/name`, `localhost/name`, `name@sha256:...`. Parsing validates the grammar
-//! (lowercase path components, tag and digest forms) and normalises; `familiar` gives back
-//! the short form users see in `images` and `ps`.
+//! Image references as Docker reads them (distribution's `ParseNormalizedNamed`): `busybox`
+//! is `docker.io/library/busybox:latest`, `host:port/name`, `localhost/name`,
+//! `name@sha256:...`. Parsing validates the grammar (lowercase path components, tag and
+//! digest forms) with Docker's error words and normalises; `familiar` gives back the short
+//! form users see. Shared by the daemon (the graph's tags) and the client (what it sends).
 
 use crate::error::{Error, Result};
 
@@ -19,8 +20,8 @@ pub struct Reference {
     pub digest: Option<String>,
 }
 
-fn invalid(s: &str) -> Error {
-    Error::invalid(format!("invalid reference format: {s:?}"))
+fn invalid(_s: &str) -> Error {
+    Error::invalid("invalid reference format")
 }
 
 /// A path component: lowercase alphanumerics separated by one '.', one or two '_', or any
@@ -62,9 +63,25 @@ pub fn valid_tag(t: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-/// A digest: "sha256:" + 64 lower-case hex (other algorithms are not used by registries).
+/// A digest berth accepts: "sha256:" + 64 lower-case hex (registries use no other).
 pub fn valid_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(crate::util::id::is_full_id)
+}
+
+/// A digest: "sha256:" + 64 lower-case hex, with Docker's words for what is wrong.
+fn check_digest(d: &str) -> std::result::Result<(), String> {
+    let (alg, hex) = d.split_once(':').ok_or("invalid reference format")?;
+    let alg_ok = alg.starts_with(|c: char| c.is_ascii_alphabetic())
+        && alg.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_+.".contains(&c));
+    if !alg_ok || hex.len() < 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err("invalid reference format".into());
+    }
+    match alg {
+        "sha256" if hex.len() != 64 => Err("invalid checksum digest length".into()),
+        "sha256" if hex.bytes().any(|c| c.is_ascii_uppercase()) => Err("invalid checksum digest format".into()),
+        "sha256" => Ok(()),
+        _ => Err("unsupported digest algorithm".into()),
+    }
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -95,11 +112,14 @@ impl Reference {
         if s.is_empty() || s.len() > 512 {
             return Err(invalid(s));
         }
+        if crate::util::id::is_full_id(s) {
+            return Err(Error::invalid(format!(
+                "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
+            )));
+        }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                if !valid_digest(d) {
-                    return Err(invalid(s));
-                }
+                check_digest(d).map_err(Error::invalid)?;
                 (r, Some(d.to_string()))
             }
             None => (s, None),
@@ -117,6 +137,7 @@ impl Reference {
             None => (rest, None),
         };
         let (domain, path) = match name.split_once('/') {
+            Some(("index.docker.io", remainder)) => (DEFAULT_DOMAIN.to_string(), remainder.to_string()),
             Some((first, remainder))
                 if first.contains('.') || first.contains(':') || first == "localhost"
                     || first.bytes().any(|c| c.is_ascii_uppercase()) =>
@@ -138,10 +159,38 @@ impl Reference {
                 "invalid reference format: repository name ({path}) must be lowercase"
             )));
         }
-        if path.len() > 255 || !path.split('/').all(valid_component) {
+        if !path.split('/').all(valid_component) {
             return Err(invalid(s));
         }
+        if domain.len() + 1 + path.len() > 255 {
+            return Err(Error::invalid("repository name must not be more than 255 characters"));
+        }
         Ok(Reference { domain, path, tag, digest })
+    }
+
+    /// Neither a tag nor a digest was given.
+    pub fn name_only(&self) -> bool {
+        self.tag.is_none() && self.digest.is_none()
+    }
+
+    /// What the `tag` query parameter of a pull carries: the digest if there is one, else
+    /// the tag ("latest" when none was given).
+    pub fn api_tag(&self) -> String {
+        self.digest.clone().or_else(|| self.tag.clone()).unwrap_or_else(|| DEFAULT_TAG.into())
+    }
+
+    /// The full reference: "docker.io/library/busybox:latest".
+    pub fn full_string(&self) -> String {
+        let mut s = self.repository();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
     }
 
     /// The tag, defaulting to "latest" when neither tag nor digest was given.
@@ -188,6 +237,48 @@ pub fn familiar(repository: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn p(s: &str) -> Reference {
+        Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    const D: &str = "sha256:dc865601865397de9561e0c3a3e73246df4de2cf7882d7b13cb50e99699bde24";
+
+    #[test]
+    fn forms_the_client_sends() {
+        let b = p("busybox");
+        assert!(b.name_only());
+        let b = b.with_default_tag();
+        assert_eq!(
+            (b.full_string(), b.familiar_string(), b.api_tag()),
+            ("docker.io/library/busybox:latest".into(), "busybox:latest".into(), "latest".into())
+        );
+        let r = p("127.0.0.1:5066/capture/busybox:v1");
+        assert_eq!((r.repository(), r.api_tag()), ("127.0.0.1:5066/capture/busybox".into(), "v1".into()));
+        assert_eq!(p("index.docker.io/busybox").repository(), "docker.io/library/busybox");
+        assert_eq!(p("[::1]:5000/x:t").domain, "[::1]:5000");
+        // A capitalised first component is a registry, as in docker.
+        assert_eq!(p("Host/x").domain, "Host");
+        // Without a slash there is no registry: "localhost:5000" is image localhost, tag 5000.
+        assert_eq!(p("localhost:5000").full_string(), "docker.io/library/localhost:5000");
+        let both = p(&format!("busybox:1@{D}"));
+        assert_eq!((both.tag.as_deref(), both.api_tag()), (Some("1"), D.to_string()));
+        assert!(p("a__b/c---d/e.f_g").path.contains("c---d"));
+    }
+
+    #[test]
+    fn bad_names_get_dockers_errors() {
+        let e = |s: &str| Reference::parse(s).unwrap_err().message;
+        assert_eq!(e("Foo"), "invalid reference format: repository name (library/Foo) must be lowercase");
+        assert_eq!(e("capture/Box:1"), "invalid reference format: repository name (capture/Box) must be lowercase");
+        assert_eq!(e(""), "invalid reference format");
+        assert_eq!(e("bad name"), "invalid reference format");
+        assert_eq!(e("x@sha256:abc"), "invalid reference format");
+        assert_eq!(e(&format!("x@{}", &D[..70])), "invalid checksum digest length");
+        assert_eq!(e(&format!("x@md5:{}", &D[7..])), "unsupported digest algorithm");
+        assert!(e(&D[7..]).contains("cannot specify 64-byte hexadecimal strings"));
+        assert!(e(&format!("h.io/{}", "a".repeat(260))).contains("255 characters"));
+    }
 
     fn norm(s: &str) -> String {
         let r = Reference::parse(s).unwrap().with_default_tag();

@@ -307,7 +307,9 @@ impl Fetch<'_> {
             // files) while a helper downloads, checks the digest, keeps the blob and
             // decompresses, so the two halves of the work overlap.
             let staging = e.storage.begin_layer(None)?;
-            let (mut pipe_in, mut pipe_out) = crate::util::pipe::pipe(8, 256 * 1024);
+            // 64 KiB chunks stay below musl's mmap threshold: bigger ones would cost an
+            // mmap, page faults and an munmap each.
+            let (mut pipe_in, mut pipe_out) = crate::util::pipe::pipe(32, 64 * 1024);
             let store_ref = &mut store;
             let (applied, decoded) = std::thread::scope(|s| {
                 let decoder = s.spawn(move || -> Result<String> {

@@ -1,5 +1,7 @@
 //! An in-process pipe between two threads: a bounded queue of byte chunks with a `Write`
-//! end and a `Read` end. A pull uses it to split one layer's work over two cores: one
+//! end and a `Read` end. Spent chunks travel back to the writer for reuse, so a long
+//! stream allocates a handful of buffers, not one per chunk (musl's allocator would map and
+//! unmap memory for each). A pull uses it to split one layer's work over two cores: one
 //! thread downloads, verifies and decompresses, the other extracts (which on many hosts is
 //! mostly kernel time spent creating files). Either side failing ends the other: a dropped
 //! reader makes writes fail, a writer that reports an error makes reads fail.
@@ -14,12 +16,15 @@ enum Msg {
 
 pub struct PipeWriter {
     tx: SyncSender<Msg>,
+    /// Chunks the reader is done with.
+    spent: Receiver<Vec<u8>>,
     buf: Vec<u8>,
     chunk: usize,
 }
 
 pub struct PipeReader {
     rx: Receiver<Msg>,
+    give_back: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     done: bool,
@@ -28,9 +33,10 @@ pub struct PipeReader {
 /// A pipe holding at most `chunks` chunks of `chunk` bytes in flight.
 pub fn pipe(chunks: usize, chunk: usize) -> (PipeWriter, PipeReader) {
     let (tx, rx) = sync_channel(chunks.max(1));
+    let (give_back, spent) = sync_channel(chunks.max(1) + 1);
     (
-        PipeWriter { tx, buf: Vec::with_capacity(chunk), chunk },
-        PipeReader { rx, current: Vec::new(), pos: 0, done: false },
+        PipeWriter { tx, spent, buf: Vec::with_capacity(chunk), chunk },
+        PipeReader { rx, give_back, current: Vec::new(), pos: 0, done: false },
     )
 }
 
@@ -39,7 +45,14 @@ impl PipeWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+        let next = match self.spent.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::with_capacity(self.chunk),
+        };
+        let data = std::mem::replace(&mut self.buf, next);
         self.tx.send(Msg::Data(data)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the reading side is gone"))
     }
 
@@ -78,7 +91,10 @@ impl Read for PipeReader {
             }
             match self.rx.recv() {
                 Ok(Msg::Data(d)) => {
-                    self.current = d;
+                    let spent = std::mem::replace(&mut self.current, d);
+                    if spent.capacity() > 0 {
+                        let _ = self.give_back.try_send(spent);
+                    }
                     self.pos = 0;
                 }
                 Ok(Msg::Failed(m)) => {

@@ -2,7 +2,7 @@
 //! round trips on both storage drivers, layer trees with whiteouts, opaque directories,
 //! hardlinks and symlinks, multi-platform indexes, pulls by digest, save/load, credentials
 //! (basic and bearer), the docker CLI pulling through berth, and faults (a daemon killed
-//! mid-pull, a connection cut mid-blob, corrupted bytes).
+//! mid-pull, a connection cut mid-blob, corrupted bytes, a full disk).
 
 mod common;
 use common::images::{self, Entry};
@@ -305,6 +305,57 @@ fn broken_and_corrupt_transfers() {
     assert!(out.status.success(), "pull after a cut: {}\n{}", stderr(&out), tail(&d.log(), 20));
     let out = d.berth(&["run", "--rm", &name, "sh", "-c", "stat -c %s /big.bin"]);
     assert_eq!(stdout(&out).trim(), (3 << 20).to_string());
+}
+
+#[test]
+fn a_full_disk_fails_the_pull_cleanly() {
+    if !root_or_skip("a_full_disk_fails_the_pull_cleanly") {
+        return;
+    }
+    let reg = Registry::start();
+    // The data root is a 6 MiB tmpfs, too small for the image's 8 MiB incompressible layer.
+    let root = std::path::PathBuf::from(format!("/tmp/berth-it-full-{}", std::process::id()));
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"]).arg(&data).status().unwrap();
+    assert!(st.success(), "mount the tmpfs");
+    // From here on the daemon's Drop unmounts the tmpfs and removes the root.
+    let mut d = Daemon::start_at(root.clone(), Some("vfs"));
+    let mut big = vec![0u8; 8 << 20];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut big)).unwrap();
+    let layers = vec![images::busybox_layer(), images::layer(&[Entry::File("big.bin", &big, 0o644)])];
+    let layout = OciLayout::write(&std::env::temp_dir().join(format!("berth-full-layout-{}", std::process::id())), "1", &[TestImage::linux("amd64", layers)], true);
+    reg.push(&layout, "tests/full:1", None);
+    let _ = std::fs::remove_dir_all(&layout.dir);
+    let name = format!("{}/tests/full:1", reg.addr);
+    let out = d.berth(&["pull", &name]);
+    assert!(!out.status.success(), "a pull onto a full disk succeeded");
+    let err = stderr(&out) + &stdout(&out);
+    assert!(err.contains("No space left on device") || err.contains("no space left on device"), "{err}");
+    assert_eq!(d.ok(&["images", "-q"]).trim(), "", "a half image is visible");
+    // No partial file stays; complete layers may (a retry reuses them) until start-up.
+    let left = |d: &Daemon, sub: &str| -> Vec<String> {
+        std::fs::read_dir(d.data_root().join(sub))
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    for sub in ["vfs/staging", "blobs/tmp"] {
+        assert!(left(&d, sub).is_empty(), "left in {sub} after the failed pull: {:?}", left(&d, sub));
+    }
+    d.stop();
+    d.spawn();
+    assert!(left(&d, "vfs/dir").is_empty(), "start-up kept layers no image uses: {:?}", left(&d, "vfs/dir"));
+    // With room made, the same daemon pulls the image.
+    mount_remount(&data, "size=64m");
+    let out = d.berth(&["pull", &name]);
+    assert!(out.status.success(), "pull after making room: {}", stderr(&out));
+    let out = d.berth(&["run", "--rm", &name, "stat", "-c", "%s", "/big.bin"]);
+    assert_eq!(stdout(&out).trim(), (8 << 20).to_string(), "{}", stderr(&out));
+}
+
+fn mount_remount(target: &std::path::Path, opts: &str) {
+    let st = Command::new("mount").args(["-o", &format!("remount,{opts}")]).arg(target).status().unwrap();
+    assert!(st.success(), "remount {opts}");
 }
 
 #[test]

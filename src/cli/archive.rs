@@ -12,8 +12,8 @@ use crate::client::{Body, Response};
 use crate::error::{Context, Error, Result};
 use argh::FromArgs;
 use std::io::{self, IsTerminal, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
 
 #[derive(FromArgs)]
 #[argh(help_triggers("--help"))]
@@ -57,31 +57,7 @@ fn check_output_path(path: &str) -> std::result::Result<(), String> {
 /// Copies `r` to `path` through a temporary file in the same directory, renamed over
 /// `path` once complete (mode 0600, like docker's `CopyToFile`).
 fn copy_to_file(path: &Path, r: &mut dyn Read) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".berth_temp_{}_{}",
-        std::process::id(),
-        crate::util::time::now_nanos()
-    ));
-    let done = (|| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .ctx(|| format!("create {}", tmp.display()))?;
-        io::copy(r, &mut f).ctx(|| format!("write {}", path.display()))?;
-        f.sync_all().ctx(|| format!("write {}", path.display()))?;
-        std::fs::rename(&tmp, path)
-            .ctx(|| format!("rename {} to {}", tmp.display(), path.display()))
-    })();
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    done
+    crate::util::atomic::replace_file(path, r, &|_, _| Ok(()))
 }
 
 /// The save request path: one `names` per image, in order.

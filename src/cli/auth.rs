@@ -10,8 +10,7 @@ use crate::error::{Context, Error, Result};
 use crate::util::base64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Docker Hub's key in `auths`, and the server `login` talks to by default.
@@ -227,33 +226,15 @@ impl ConfigFile {
             .mode(0o700)
             .create(&dir)
             .ctx(|| format!("create {}", dir.display()))?;
-        let tmp = dir.join(format!(".config.json.{}.tmp", std::process::id()));
-        let written = (|| -> Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .ctx(|| format!("create {}", tmp.display()))?;
-            f.write_all(&text)
-                .and_then(|_| f.sync_all())
-                .ctx(|| format!("write {}", tmp.display()))?;
+        crate::util::atomic::replace_file(&target, &mut &text[..], &|tmp, _| {
             if let Ok(old) = std::fs::metadata(&target) {
-                std::fs::set_permissions(
-                    &tmp,
-                    std::fs::Permissions::from_mode(old.mode() & 0o7777),
-                )
-                .ctx(|| format!("chmod {}", tmp.display()))?;
+                std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(old.mode() & 0o7777))
+                    .ctx(|| format!("chmod {}", tmp.display()))?;
                 // Only root can give a file away; anyone else keeps their own.
-                let _ = std::os::unix::fs::chown(&tmp, Some(old.uid()), Some(old.gid()));
+                let _ = std::os::unix::fs::chown(tmp, Some(old.uid()), Some(old.gid()));
             }
-            std::fs::rename(&tmp, &target)
-                .ctx(|| format!("rename {} to {}", tmp.display(), target.display()))
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+            Ok(())
+        })
     }
 }
 

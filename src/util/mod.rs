@@ -3,6 +3,7 @@
 
 #[macro_use]
 pub mod log;
+pub mod atomic;
 pub mod base64;
 pub mod id;
 pub mod jsonlog;

@@ -181,7 +181,11 @@ impl Reference {
 
     /// The full reference: "docker.io/library/busybox:latest".
     pub fn full_string(&self) -> String {
-        let mut s = self.repository();
+        self.with_tag_and_digest(self.repository())
+    }
+
+    /// `repository` followed by ":tag" and "@digest" where present.
+    fn with_tag_and_digest(&self, mut s: String) -> String {
         if let Some(t) = &self.tag {
             s.push(':');
             s.push_str(t);
@@ -213,16 +217,7 @@ impl Reference {
 
     /// "busybox:latest", "busybox@sha256:...", "busybox:1@sha256:...".
     pub fn familiar_string(&self) -> String {
-        let mut s = self.familiar_repository();
-        if let Some(t) = &self.tag {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = &self.digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
+        self.with_tag_and_digest(self.familiar_repository())
     }
 }
 

@@ -10,6 +10,10 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for p in gcc libc6-dev busybox-static curl ca-certificates tar docker-registry skopeo apache2-utils openssl; do
     have "$p" || need="$need $p"
 done
+# The docker CLI drives berth in the compatibility tests; Debian ships it in docker.io.
+if ! command -v docker >/dev/null 2>&1; then
+    have docker.io || need="$need docker.io"
+fi
 if [ "${1:-}" = static ]; then
     have musl-tools || need="$need musl-tools"
 fi

@@ -68,6 +68,10 @@ fn pull_push_round_trip(driver: &str) {
     d.ok(&["tag", &name, &other]);
     let pushed = d.ok(&["push", &other]);
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    // The layers came from tests/tricky on the same registry: mounted, not uploaded.
+    assert!(pushed.contains("Mounted from tests/tricky"), "{pushed}");
+    let again = d.ok(&["push", &other]);
+    assert!(again.contains("Layer already exists") && !again.contains("Pushed"), "{again}");
     let d2 = Daemon::start_with(Some(driver));
     d2.ok(&["pull", &other]);
     check_tricky_tree(&d2, &other);

@@ -5,6 +5,7 @@ pub mod file;
 pub mod fs;
 pub mod memfd;
 pub mod netif;
+pub mod netlink;
 pub mod proc;
 pub mod pty;
 pub mod seqpacket;

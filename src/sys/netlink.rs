@@ -388,6 +388,30 @@ impl Socket {
         }
     }
 
+    /// Sends a request the kernel answers with one message (a get of one object, e.g.
+    /// RTM_GETLINK by name) and returns that message's payload. An NLMSG_ERROR in its place
+    /// is decoded; no NLM_F_ACK is set, so nothing else follows the answer.
+    pub fn get(&mut self, msg: Message, what: &str) -> Result<Vec<u8>> {
+        let seq = self.next_seq();
+        self.send_raw(&msg.finish(seq))?;
+        loop {
+            let buf = self.recv_raw()?;
+            for m in messages(buf) {
+                let m = m?;
+                if m.seq != seq || m.ty == NLMSG_NOOP {
+                    continue;
+                }
+                return match m.ty {
+                    NLMSG_ERROR => match decode_error(&m, what) {
+                        Err(e) => Err(e),
+                        Ok(()) => Err(Error::system(format!("{what}: acknowledged without an answer"))),
+                    },
+                    _ => Ok(m.payload.to_vec()),
+                };
+            }
+        }
+    }
+
     /// Sends a dump request and returns the payload of every message in the answer.
     pub fn dump(&mut self, mut msg: Message, what: &str) -> Result<Vec<Vec<u8>>> {
         msg.add_flags(NLM_F_DUMP);

@@ -8,6 +8,7 @@ pub mod netif;
 pub mod netlink;
 pub mod proc;
 pub mod pty;
+pub mod rtnetlink;
 pub mod seqpacket;
 pub mod socket;
 pub mod tty;

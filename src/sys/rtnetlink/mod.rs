@@ -223,3 +223,6 @@ impl Rtnl {
         Ok(answers.iter().filter_map(|p| msg::parse_route4(p)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,6 +45,7 @@ test: deps
 bench: static deps-bench
 	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench engine
 	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench pull
+	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) bench --bench network
 
 demo: deps build
 	scripts/demo.sh target/release/berth

@@ -18,7 +18,7 @@ if [ "${1:-}" = static ]; then
     have musl-tools || need="$need musl-tools"
 fi
 if [ "${1:-}" = bench ]; then
-    for p in docker.io debootstrap; do
+    for p in docker.io debootstrap iperf3; do
         have "$p" || need="$need $p"
     done
 fi

@@ -42,12 +42,66 @@ pub struct DaemonArgs {
     /// layers one pull downloads at once (default 3)
     #[argh(option, default = "3")]
     pub max_concurrent_downloads: usize,
+    /// the Linux bridge of the default `bridge` network, or "none" for no default network
+    /// (default berth0)
+    #[argh(option, short = 'b', default = "String::from(\"berth0\")")]
+    pub bridge: String,
+    /// address and prefix of the default bridge, e.g. 172.17.0.1/16 (default: the first free
+    /// subnet of the address pools)
+    #[argh(option)]
+    pub bip: Option<String>,
+    /// subnets for networks without --subnet, as base=CIDR,size=PREFIX, repeatable (default
+    /// base=172.17.0.0/12,size=16 and base=192.168.0.0/16,size=20)
+    #[argh(option)]
+    pub default_address_pool: Vec<String>,
+    /// nf_tables table holding this daemon's NAT and filter rules (default berth)
+    #[argh(option, default = "String::from(\"berth\")")]
+    pub nft_table: String,
+    /// forward published ports with the userland proxy instead of nf_tables
+    #[argh(switch)]
+    pub userland_proxy_only: bool,
+    /// let containers on the default bridge talk to each other: true or false (default true)
+    #[argh(option, default = "true")]
+    pub icc: bool,
+    /// enable IPv4 forwarding when a bridge is set up: true or false (default true)
+    #[argh(option, default = "true")]
+    pub ip_forward: bool,
+    /// mtu of bridges and container interfaces (default: the kernel's, 1500)
+    #[argh(option, default = "0")]
+    pub mtu: u32,
     /// log level: debug, info, warn or error (default info)
     #[argh(option, short = 'l', default = "String::from(\"info\")")]
     pub log_level: String,
     /// shorthand for --log-level debug
     #[argh(switch, short = 'D')]
     pub debug: bool,
+}
+
+fn network_config(flags: &DaemonArgs) -> Result<crate::engine::NetConfig> {
+    use crate::driver::network::ipam;
+    let mut pools = Vec::new();
+    for p in &flags.default_address_pool {
+        pools.push(ipam::Pool::parse(p)?);
+    }
+    if pools.is_empty() {
+        pools = ipam::default_pools();
+    }
+    if let Some(bip) = &flags.bip {
+        ipam::Subnet::parse_host(bip)?;
+    }
+    if flags.bridge != "none" {
+        crate::sys::rtnetlink::check_name(&flags.bridge)?;
+    }
+    Ok(crate::engine::NetConfig {
+        bridge: flags.bridge.clone(),
+        bip: flags.bip.clone(),
+        nft_table: flags.nft_table.clone(),
+        userland_proxy_only: flags.userland_proxy_only,
+        icc: flags.icc,
+        ip_forward: flags.ip_forward,
+        address_pools: pools,
+        mtu: flags.mtu,
+    })
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -106,6 +160,7 @@ fn run(flags: DaemonArgs) -> Result<()> {
         storage_driver: flags.storage_driver.clone(),
         insecure_registries: flags.insecure_registry.clone(),
         max_concurrent_downloads: flags.max_concurrent_downloads.max(1),
+        network: network_config(&flags)?,
     })?;
     engine.restore()?;
     let mut listeners = Vec::new();

@@ -15,6 +15,8 @@ pub enum Kind {
     Conflict,
     /// Nothing to do (start of a running container, stop of a stopped one): 304.
     NotModified,
+    /// Allowed for no one (removing a pre-defined network, or one still in use): 403.
+    Forbidden,
     /// Anything else: the kernel, the disk, a bug: 500.
     System,
 }
@@ -40,6 +42,9 @@ impl Error {
     }
     pub fn conflict(message: impl Into<String>) -> Error {
         Error::new(Kind::Conflict, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Error {
+        Error::new(Kind::Forbidden, message)
     }
     pub fn not_modified() -> Error {
         Error::new(Kind::NotModified, "not modified")

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod http;
 pub mod images;
 pub mod listen;
+pub mod networks;
 pub mod progress;
 pub mod router;
 pub mod system;
@@ -27,6 +28,7 @@ pub fn status_of(kind: Kind) -> u16 {
         Kind::NotFound => 404,
         Kind::Conflict => 409,
         Kind::NotModified => 304,
+        Kind::Forbidden => 403,
         Kind::System => 500,
     }
 }

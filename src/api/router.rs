@@ -3,7 +3,7 @@
 //! not split on '/': image references contain slashes (`/images/127.0.0.1:5000/a/b/json`),
 //! so a resource name is everything up to a known action suffix.
 
-use super::{containers, images, system, Out, Query};
+use super::{containers, images, networks, system, Out, Query};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::version::{API_VERSION, MIN_API_VERSION};
@@ -39,6 +39,13 @@ pub enum Route<'a> {
     ImageLoad,
     ImagePrune,
     ImageDelete(&'a str),
+    NetworkList,
+    NetworkCreate,
+    NetworkInspect(&'a str),
+    NetworkConnect(&'a str),
+    NetworkDisconnect(&'a str),
+    NetworkPrune,
+    NetworkDelete(&'a str),
     Auth,
 }
 
@@ -83,6 +90,20 @@ pub fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
             "POST" if rest == "prune" => Some(ImagePrune),
             "POST" => with_action(rest, "tag").map(ImageTag).or_else(|| with_action(rest, "push").map(ImagePush)),
             "DELETE" if !rest.is_empty() => Some(ImageDelete(rest)),
+            _ => None,
+        };
+    }
+    if path == "/networks" {
+        return matches!(method, "GET").then_some(NetworkList);
+    }
+    if let Some(rest) = path.strip_prefix("/networks/") {
+        let no_slash = !rest.is_empty() && !rest.contains('/');
+        return match method {
+            "GET" if no_slash => Some(NetworkInspect(rest)),
+            "POST" if rest == "create" => Some(NetworkCreate),
+            "POST" if rest == "prune" => Some(NetworkPrune),
+            "POST" => with_action(rest, "connect").map(NetworkConnect).or_else(|| with_action(rest, "disconnect").map(NetworkDisconnect)),
+            "DELETE" if no_slash => Some(NetworkDelete(rest)),
             _ => None,
         };
     }
@@ -182,6 +203,13 @@ fn handle(e: &Engine, req: &mut Request, out: &mut Out, r: Route<'_>) -> Result<
         ImageLoad => images::load(e, req, out),
         ImagePrune => images::prune(e, req, out),
         Auth => images::auth(e, req, out),
+        NetworkList => networks::list(e, req, out),
+        NetworkCreate => networks::create(e, req, out),
+        NetworkInspect(n) => networks::inspect(e, n, out),
+        NetworkConnect(n) => networks::connect(e, n, req, out),
+        NetworkDisconnect(n) => networks::disconnect(e, n, req, out),
+        NetworkPrune => networks::prune(e, req, out),
+        NetworkDelete(n) => networks::remove(e, n, out),
         ImageDelete(name) => images::remove(e, name, req, out),
     }
 }
@@ -198,6 +226,14 @@ mod tests {
         assert_eq!(route("GET", "/containers/abc/json"), Some(ContainerInspect("abc")));
         assert_eq!(route("POST", "/containers/abc/wait"), Some(ContainerWait("abc")));
         assert_eq!(route("DELETE", "/containers/abc"), Some(ContainerDelete("abc")));
+        assert_eq!(route("GET", "/networks"), Some(NetworkList));
+        assert_eq!(route("GET", "/networks/app"), Some(NetworkInspect("app")));
+        assert_eq!(route("POST", "/networks/create"), Some(NetworkCreate));
+        assert_eq!(route("POST", "/networks/prune"), Some(NetworkPrune));
+        assert_eq!(route("POST", "/networks/app/connect"), Some(NetworkConnect("app")));
+        assert_eq!(route("POST", "/networks/app/disconnect"), Some(NetworkDisconnect("app")));
+        assert_eq!(route("DELETE", "/networks/app"), Some(NetworkDelete("app")));
+        assert_eq!(route("GET", "/networks/a/b"), None);
         assert_eq!(route("GET", "/images/127.0.0.1:5066/capture/busybox/json"),
                    Some(ImageInspect("127.0.0.1:5066/capture/busybox")));
         assert_eq!(route("POST", "/images/capture/busybox:latest/tag"), Some(ImageTag("capture/busybox:latest")));

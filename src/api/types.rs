@@ -150,6 +150,45 @@ pub struct CreateBody {
     #[serde(flatten)]
     pub config: Config,
     pub host_config: Option<HostConfig>,
+    pub networking_config: Option<NetworkingConfig>,
+    /// `--mac-address` (API < 1.44 sends it here).
+    pub mac_address: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: Option<BTreeMap<String, Option<EndpointConfigWire>>>,
+}
+
+/// What a client asks for on one network (create's EndpointsConfig, network connect).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointConfigWire {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<IpamConfigWire>,
+    pub aliases: Option<Vec<String>>,
+    pub links: Option<Vec<String>>,
+    pub mac_address: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamConfigWire {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+impl EndpointConfigWire {
+    pub fn into_settings(self) -> crate::engine::container::EndpointSettings {
+        crate::engine::container::EndpointSettings {
+            network_id: String::new(),
+            aliases: self.aliases.unwrap_or_default(),
+            ipv4_address: self.ipam_config.map(|i| i.ipv4_address).unwrap_or_default(),
+        }
+    }
 }
 
 impl CreateBody {
@@ -158,6 +197,15 @@ impl CreateBody {
     pub fn into_spec(self) -> (ContainerSpec, Vec<String>) {
         let c = self.config;
         let h = self.host_config.unwrap_or_default();
+        let mut mac_address = self.mac_address;
+        let mut networks = BTreeMap::new();
+        for (name, ep) in self.networking_config.and_then(|n| n.endpoints_config).unwrap_or_default() {
+            let ep = ep.unwrap_or_default();
+            if mac_address.is_empty() {
+                mac_address = ep.mac_address.clone();
+            }
+            networks.insert(name, ep.into_settings());
+        }
         let mut warnings = Vec::new();
         let mut unsupported = |set: bool, what: &str| {
             if set {
@@ -169,7 +217,7 @@ impl CreateBody {
         unsupported(h.pids_limit.is_some_and(|p| p > 0), "--pids-limit");
         unsupported(h.binds.as_ref().is_some_and(|b| !b.is_empty()) || h.mounts.as_ref().is_some_and(|m| !m.is_empty()), "volumes and bind mounts");
         unsupported(c.volumes.as_ref().is_some_and(|v| !v.is_empty()), "anonymous volumes");
-        unsupported(h.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || h.publish_all_ports, "published ports (networking is loopback-only)");
+        unsupported(h.links.as_ref().is_some_and(|l| !l.is_empty()), "--link (use a user-defined network)");
         unsupported(h.devices.as_ref().is_some_and(|d| !d.is_empty()), "--device");
         unsupported(h.ulimits.as_ref().is_some_and(|d| !d.is_empty()), "--ulimit");
         unsupported(!matches!(h.restart_policy.name.as_str(), "" | "no"), "restart policies");
@@ -236,6 +284,8 @@ impl CreateBody {
             attach_stdout: c.attach_stdout,
             attach_stderr: c.attach_stderr,
             host,
+            networks,
+            mac_address,
         };
         (spec, warnings)
     }
@@ -427,34 +477,114 @@ impl ContainerJson {
     }
 }
 
-fn network_mode_name(c: &Container) -> String {
-    match c.spec.host.network_mode.as_str() {
-        "" | "default" => "bridge".into(),
-        m => m.to_string(),
+/// The networks inspect and list show: those the container joins (with addresses while
+/// it runs), or the one its mode names (`host`, `none`); none for `container:`.
+fn endpoint_wires(c: &Container) -> BTreeMap<String, EndpointWire> {
+    let mut out = BTreeMap::new();
+    let mode = c.spec.host.network_mode.as_str();
+    if c.spec.networks.is_empty() {
+        if !mode.starts_with("container:") {
+            let name = if mode.is_empty() || mode == "default" { "bridge" } else { mode };
+            out.insert(name.to_string(), EndpointWire::default());
+        }
+        return out;
     }
+    for (name, settings) in &c.spec.networks {
+        let ep = c.state.network.endpoints.get(name);
+        let mut aliases: Vec<String> = settings.aliases.clone();
+        // On user-defined networks Docker lists the short ID as an alias too.
+        if name != "bridge" {
+            aliases.push(c.id[..12].to_string());
+        }
+        out.insert(
+            name.clone(),
+            EndpointWire {
+                ipam_config: (!settings.ipv4_address.is_empty()).then(|| serde_json::json!({"IPv4Address": settings.ipv4_address})),
+                links: None,
+                aliases: if name == "bridge" { None } else { Some(aliases) },
+                network_id: settings.network_id.clone(),
+                endpoint_id: ep.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
+                gateway: ep.map(|e| e.gateway.clone()).unwrap_or_default(),
+                ip_address: ep.map(|e| e.ip.clone()).unwrap_or_default(),
+                ip_prefix_len: ep.map(|e| e.prefix as u32).unwrap_or(0),
+                mac_address: ep.map(|e| e.mac.clone()).unwrap_or_default(),
+                ..EndpointWire::default()
+            },
+        );
+    }
+    out
 }
 
-/// Loopback-only until the network driver lands: no endpoints, no addresses.
+/// `NetworkSettings.Ports`: published ports with their host side, exposed ones as null;
+/// empty while the container is not running, as Docker shows it.
+fn ports_map(c: &Container) -> BTreeMap<String, Value> {
+    let mut m = BTreeMap::new();
+    if !c.running() {
+        return m;
+    }
+    for p in &c.spec.exposed_ports {
+        let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+        m.insert(key, Value::Null);
+    }
+    for p in &c.state.network.ports {
+        let key = format!("{}/{}", p.ctr_port, p.proto);
+        let host_ip = if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() };
+        let entry = serde_json::json!({"HostIp": host_ip, "HostPort": p.host_port.to_string()});
+        match m.entry(key).or_insert(Value::Null) {
+            Value::Array(a) => a.push(entry),
+            v => *v = Value::Array(vec![entry]),
+        }
+    }
+    m
+}
+
+/// `Ports` of a container list entry.
+fn summary_ports(c: &Container) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (key, bindings) in ports_map(c) {
+        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
+        let private: u16 = port.parse().unwrap_or(0);
+        match bindings {
+            Value::Array(list) => {
+                for b in list {
+                    out.push(serde_json::json!({
+                        "IP": b["HostIp"],
+                        "PrivatePort": private,
+                        "PublicPort": b["HostPort"].as_str().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
+                        "Type": proto,
+                    }));
+                }
+            }
+            _ => out.push(serde_json::json!({"PrivatePort": private, "Type": proto})),
+        }
+    }
+    out
+}
+
 fn network_settings(c: &Container) -> Value {
+    // The legacy top-level fields describe the default bridge endpoint only.
+    let bridge = c.state.network.endpoints.get("bridge");
+    let field = |f: fn(&crate::engine::container::EndpointState) -> Value, empty: Value| bridge.map(f).unwrap_or(empty);
+    let running = c.running() && c.state.pid > 0;
     serde_json::json!({
         "Bridge": "",
-        "SandboxID": "",
+        "SandboxID": if running { c.id.clone() } else { String::new() },
         "HairpinMode": false,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
-        "SandboxKey": "",
+        "Ports": ports_map(c),
+        "SandboxKey": if running { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
         "SecondaryIPAddresses": null,
         "SecondaryIPv6Addresses": null,
-        "EndpointID": "",
-        "Gateway": "",
+        "EndpointID": field(|e| Value::from(e.endpoint_id.clone()), Value::from("")),
+        "Gateway": field(|e| Value::from(e.gateway.clone()), Value::from("")),
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
+        "IPAddress": field(|e| Value::from(e.ip.clone()), Value::from("")),
+        "IPPrefixLen": field(|e| Value::from(e.prefix), Value::from(0)),
         "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": { network_mode_name(c): EndpointWire::default() }
+        "MacAddress": field(|e| Value::from(e.mac.clone()), Value::from("")),
+        "Networks": endpoint_wires(c),
     })
 }
 
@@ -528,14 +658,14 @@ impl ContainerSummary {
             image_id: c.image_id.clone(),
             command: argv.join(" "),
             created: c.created / 1_000_000_000,
-            ports: Vec::new(),
+            ports: summary_ports(c),
             labels: c.spec.labels.clone(),
             state: c.state.status.name(),
             status: c.status_text(now),
             host_config: SummaryHostConfig {
                 network_mode: if c.spec.host.network_mode.is_empty() { "default".into() } else { c.spec.host.network_mode.clone() },
             },
-            network_settings: SummaryNetworks { networks: [(network_mode_name(c), EndpointWire::default())].into() },
+            network_settings: SummaryNetworks { networks: endpoint_wires(c) },
             mounts: Vec::new(),
         }
     }

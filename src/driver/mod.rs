@@ -1,4 +1,6 @@
-//! Drivers: storage (graph drivers), exec (container monitors), later network.
+//! Drivers: storage (graph drivers), exec (container monitors), network (bridges, veths,
+//! published ports).
 
 pub mod exec;
+pub mod network;
 pub mod storage;

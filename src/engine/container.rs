@@ -111,6 +111,22 @@ pub struct ContainerSpec {
     pub attach_stdout: bool,
     pub attach_stderr: bool,
     pub host: HostSpec,
+    /// The networks the container joins when it starts (bridge mode and user networks),
+    /// by network name; the first one gets eth0 and the default route. Empty for the
+    /// `none`, `host` and `container:` modes.
+    pub networks: BTreeMap<String, EndpointSettings>,
+    /// `--mac-address`, for the first network.
+    pub mac_address: String,
+}
+
+/// What the user asked for on one network (`--network-alias`, `--ip`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointSettings {
+    pub network_id: String,
+    pub aliases: Vec<String>,
+    /// "" lets IPAM choose.
+    pub ipv4_address: String,
 }
 
 impl ContainerSpec {
@@ -134,6 +150,47 @@ pub struct State {
     pub finished_at: i64,
     pub oom_killed: bool,
     pub restart_count: i64,
+    /// The running container's network attachments and published ports.
+    pub network: NetState,
+}
+
+/// Network resources a running container holds (released when it stops).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetState {
+    /// By network name.
+    pub endpoints: BTreeMap<String, EndpointState>,
+    pub ports: Vec<PublishedPort>,
+}
+
+/// One interface of a running container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointState {
+    pub network_id: String,
+    pub endpoint_id: String,
+    pub ip: String,
+    pub prefix: u8,
+    pub gateway: String,
+    pub mac: String,
+    /// Host end of the veth pair (on the network's bridge).
+    pub veth: String,
+    /// Name inside the container ("eth0").
+    pub ifname: String,
+    pub aliases: Vec<String>,
+}
+
+/// One published port as the kernel holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PublishedPort {
+    /// "tcp" or "udp".
+    pub proto: String,
+    /// "" for every host address.
+    pub host_ip: String,
+    pub host_port: u16,
+    pub ctr_ip: String,
+    pub ctr_port: u16,
 }
 
 /// A container as the engine holds it in memory.

@@ -37,10 +37,11 @@ impl Job for ContainerCreate {
             Some(n) if !n.is_empty() => Some(names::validate(n)?),
             _ => None,
         };
-        check_network_mode(&self.spec.host.network_mode)?;
-        crate::sys::caps::compute(&self.spec.host.cap_add, &self.spec.host.cap_drop)?;
-        let (image_id, image) = e.resolve_image(&self.spec.image)?;
-        let mut spec = merge(self.spec, &image.config);
+        let mut user = self.spec;
+        plan_networks(e, &mut user)?;
+        crate::sys::caps::compute(&user.host.cap_add, &user.host.cap_drop)?;
+        let (image_id, image) = e.resolve_image(&user.image)?;
+        let mut spec = merge(user, &image.config);
         if spec.argv().is_empty() {
             return Err(Error::invalid("No command specified"));
         }
@@ -95,16 +96,62 @@ impl Engine {
     }
 }
 
-/// Until the network driver lands every mode except `host` gets a loopback-only namespace;
-/// user-defined networks do not exist yet.
-fn check_network_mode(mode: &str) -> Result<()> {
-    match mode {
-        "" | "default" | "bridge" | "none" | "host" => Ok(()),
-        m if m.starts_with("container:") => Err(Error::invalid(format!(
-            "network mode {m}: joining another container's network is not supported yet"
-        ))),
-        m => Err(Error::not_found(format!("network {m} not found"))),
+/// Resolves the network mode into the networks the container joins at start: the
+/// `bridge` network by default, a user-defined network by name, none for `none`, `host`
+/// and `container:NAME` (whose container must exist). Endpoint settings the client sent
+/// (aliases, `--ip`) are kept for the networks they name.
+fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
+    let asked = std::mem::take(&mut spec.networks);
+    let mode = spec.host.network_mode.clone();
+    let bindings = !spec.host.port_bindings.is_empty() || spec.host.publish_all_ports;
+    if let Some(other) = super::connect::joined_container(&mode) {
+        e.lookup(other)?;
+        if bindings {
+            return Err(Error::invalid("conflicting options: port publishing and the container type network mode"));
+        }
+        if !spec.hostname.is_empty() {
+            return Err(Error::invalid("conflicting options: hostname and the network mode"));
+        }
+        return Ok(());
     }
+    let first = match mode.as_str() {
+        "" | "default" => super::network::BRIDGE,
+        m => m,
+    };
+    let net = match e.lookup_network(first) {
+        Ok(n) => n,
+        // `--bridge none`: the default mode means no network at all, as with Docker.
+        Err(_) if first == super::network::BRIDGE && asked.keys().all(|k| k == "default" || k == first) => {
+            spec.host.port_bindings.clear();
+            spec.host.publish_all_ports = false;
+            return Ok(());
+        }
+        Err(_) => return Err(super::network::not_found(first)),
+    };
+    if !net.is_bridge() {
+        // `host` and `none` (also named by ID): no interfaces to make; ports mean nothing.
+        spec.host.port_bindings.clear();
+        spec.host.publish_all_ports = false;
+        return Ok(());
+    }
+    for (name, mut settings) in asked {
+        // The docker CLI keys the mode's own network as "default" when none is named.
+        let name = if name == "default" { first.to_string() } else { name };
+        let n = e.lookup_network(&name).map_err(|_| super::network::not_found(&name))?;
+        if n.id != net.id && !n.is_bridge() {
+            return Err(Error::invalid(format!("container cannot be connected to network {}", n.name)));
+        }
+        settings.network_id = n.id.clone();
+        spec.networks.insert(n.name.clone(), settings);
+    }
+    spec.networks.entry(net.name.clone()).or_default().network_id = net.id.clone();
+    if net.spec.builtin && spec.networks.get(&net.name).is_some_and(|s| !s.aliases.is_empty()) {
+        return Err(Error::invalid("network-scoped aliases are only supported for user-defined networks"));
+    }
+    if !spec.mac_address.is_empty() {
+        crate::driver::network::ipam::parse_mac(&spec.mac_address)?;
+    }
+    Ok(())
 }
 
 /// Fills what the user left empty from the image, with Docker's rules: an entrypoint given

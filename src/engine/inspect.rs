@@ -150,6 +150,9 @@ impl Job for ContainerRename {
         if old == name {
             return Err(Error::invalid("Renaming a container with the same name as its current name"));
         }
-        e.rename(&ctr, &old, &name)
+        e.rename(&ctr, &old, &name)?;
+        // Containers on its networks find it by the new name.
+        e.rename_in_hosts(&ctr.id, &name);
+        Ok(())
     }
 }

@@ -6,13 +6,16 @@
 //! Containers are held in memory (`Table`) and written through to the GraphDB on every state
 //! change, so lists and inspects never touch SQLite.
 //!
-//! Lock order: `Engine::table` before any `Ctr::data`; no lock is held across a blocking
+//! Lock order: `Engine::table` before any `Ctr::data`; `members` before `networks`
+//! (hosts.rs); no lock is held across a blocking
 //! wait (waiting is done with `Ctr::changed`, which releases `data`).
 
 pub mod attach;
+pub mod connect;
 pub mod container;
 pub mod create;
 pub mod history;
+pub mod hosts;
 pub mod images;
 pub mod inspect;
 pub mod layers;
@@ -21,6 +24,7 @@ pub mod login;
 pub mod import;
 pub mod logs;
 pub mod names;
+pub mod network;
 pub mod progress;
 pub mod prune;
 pub mod pull;
@@ -36,6 +40,7 @@ mod tests;
 pub mod wait;
 
 use crate::driver::exec::{AttachStream, ExecDriver};
+use crate::driver::network::NetworkDriver;
 use crate::driver::storage::StorageDriver;
 use crate::error::{Error, Result};
 use crate::graph::blobs::BlobStore;
@@ -58,6 +63,27 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// Layers one pull downloads at once.
     pub max_concurrent_downloads: usize,
+    pub network: NetConfig,
+}
+
+/// The daemon's network flags.
+#[derive(Debug, Clone, Default)]
+pub struct NetConfig {
+    /// Linux bridge of the `bridge` network (`--bridge`); "" or "none": no such network.
+    pub bridge: String,
+    /// `--bip`: the default bridge's address and prefix ("172.17.0.1/16").
+    pub bip: Option<String>,
+    /// nf_tables table of this daemon (`--nft-table`); "": no firewall (unit tests).
+    pub nft_table: String,
+    pub userland_proxy_only: bool,
+    /// Containers on the default bridge may talk to each other (`--icc`).
+    pub icc: bool,
+    pub ip_forward: bool,
+    /// Where networks without `--subnet` (and the default bridge without `--bip`) take
+    /// their subnets (`--default-address-pool`).
+    pub address_pools: Vec<crate::driver::network::ipam::Pool>,
+    /// MTU of bridges and container interfaces (`--mtu`); 0: the kernel's default.
+    pub mtu: u32,
 }
 
 /// One operation of the engine.
@@ -151,7 +177,14 @@ pub struct Engine {
     pub blobs: BlobStore,
     pub storage: Box<dyn StorageDriver>,
     pub exec: ExecDriver,
+    pub net: NetworkDriver,
     table: Mutex<Table>,
+    /// Networks by ID.
+    networks: Mutex<BTreeMap<String, network::Network>>,
+    /// Running containers on user networks, for their hosts files (hosts.rs).
+    members: Mutex<hosts::Members>,
+    /// The address each network handed out last (IPAM goes round, see ipam::next_free).
+    last_ip: Mutex<HashMap<String, std::net::Ipv4Addr>>,
     /// The registry client, made on first use (loading the system's CA roots costs time
     /// and memory that a daemon which never pulls need not pay).
     registry: OnceLock<crate::registry::Client>,
@@ -174,13 +207,22 @@ impl Engine {
         let db = GraphDb::open(&config.data_root.join("berth.db"))?;
         let blobs = BlobStore::new(&config.data_root.join("blobs"))?;
         let exec = ExecDriver::new(&config.exec_root)?;
+        let net = NetworkDriver::new(crate::driver::network::Options {
+            table: config.network.nft_table.clone(),
+            userland_proxy_only: config.network.userland_proxy_only,
+            ip_forward: config.network.ip_forward,
+        });
         Ok(Arc::new_cyclic(|me| Engine {
             config,
             db,
             blobs,
             storage,
             exec,
+            net,
             table: Mutex::new(Table::default()),
+            networks: Mutex::new(BTreeMap::new()),
+            members: Mutex::new(hosts::Members::default()),
+            last_ip: Mutex::new(HashMap::new()),
             registry: OnceLock::new(),
             flights: Mutex::new(HashMap::new()),
             me: me.clone(),
@@ -296,6 +338,12 @@ impl Engine {
         self.table().names.contains_key(name)
     }
 
+    /// Writes a container's spec to the GraphDB (network connect and disconnect change it).
+    fn persist_spec(&self, c: &Container) -> Result<()> {
+        let spec = serde_json::to_string(&c.spec).map_err(|e| Error::system(e.to_string()))?;
+        self.db.update_container_spec(&c.id, &spec)
+    }
+
     /// Writes a container's state to the GraphDB (one transaction).
     fn persist(&self, c: &Container) -> Result<()> {
         let state = serde_json::to_string(&c.state).map_err(|e| Error::system(e.to_string()))?;
@@ -350,6 +398,8 @@ pub mod testing {
             storage_driver: Some("vfs".into()),
             insecure_registries: Vec::new(),
             max_concurrent_downloads: 3,
+            // No bridge and no firewall: unit tests never touch the host's network.
+            network: NetConfig::default(),
         })
         .expect("engine")
     }

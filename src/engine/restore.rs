@@ -19,6 +19,7 @@ pub const LOST_EXIT_CODE: i32 = 255;
 impl Engine {
     pub fn restore(&self) -> Result<()> {
         self.storage.cleanup()?;
+        self.restore_networks()?;
         let rows = self.db.containers()?;
         let mut known: HashSet<String> = HashSet::new();
         let mut to_remove = Vec::new();
@@ -80,7 +81,42 @@ impl Engine {
             }
         }
         self.collect_garbage(&known);
+        self.restore_wiring();
         Ok(())
+    }
+
+    /// Makes the kernel's network state match the containers that still run: their ports
+    /// and hosts entries are taken again, addresses of the others are released, the
+    /// firewall table is rebuilt in one batch, and veths left on our bridges by containers
+    /// that are gone are deleted.
+    fn restore_wiring(&self) {
+        let running: Vec<_> = self.all().iter().map(|c| c.snapshot()).filter(|c| c.running()).collect();
+        for c in &running {
+            self.rewire_running(c);
+        }
+        let live: HashSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
+        match self.db.allocations() {
+            Ok(rows) => {
+                for (net, ctr, ip) in rows {
+                    if !live.contains(ctr.as_str()) {
+                        log_info!("releasing {ip}: container {} is not running", crate::util::id::short(&ctr));
+                        let _ = self.db.release_ip(&net, &ctr);
+                    }
+                }
+            }
+            Err(e) => log_warn!("restore addresses: {}", e.message),
+        }
+        if let Err(e) = self.sync_firewall() {
+            log_error!("restore firewall: {}", e.message);
+        }
+        let bridges: Vec<String> = self.bridges().into_iter().map(|b| b.name).collect();
+        let keep: HashSet<String> =
+            running.iter().flat_map(|c| c.state.network.endpoints.values().map(|e| e.veth.clone())).collect();
+        if !bridges.is_empty() {
+            if let Err(e) = self.net.remove_stale_veths(&bridges, &keep) {
+                log_warn!("restore interfaces: {}", e.message);
+            }
+        }
     }
 
     fn read_init_pid(&self, id: &str) -> i32 {

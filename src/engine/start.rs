@@ -5,11 +5,11 @@
 //! that records the exit. A failed start records Docker's exit code (127 "not found", 126
 //! "permission denied", else 128) and the runtime's message, and leaves the status as it was.
 
-use super::container::{Container, Status};
+use super::container::{Container, NetState, Status};
 use super::{Busy, Ctr, Engine, Job};
 use crate::driver::exec::{AttachStream, Running};
 use crate::error::{Error, Result};
-use crate::driver::exec::{BindMount, ExitStatus, Network, Process, Spec};
+use crate::driver::exec::{BindMount, ExitStatus, Process, Spec};
 use crate::sys::{caps, cgroup};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,11 +40,11 @@ impl Job for ContainerStart {
     fn run(self, e: &Engine) -> Result<()> {
         let ctr = e.lookup(&self.id)?;
         let (c, attaches) = claim(&ctr)?;
-        let result = launch(e, &c, attaches);
+        let result = launch(e, &ctr, &c, attaches);
         let mut g = ctr.lock();
         g.1.busy = None;
         let outcome = match result {
-            Ok(running) => {
+            Ok((running, network)) => {
                 log_debug!("container {} runs as pid {} under monitor {}", ctr.id, running.pid, running.monitor_pid);
                 let st = &mut g.0.state;
                 st.status = Status::Running;
@@ -53,6 +53,7 @@ impl Job for ContainerStart {
                 st.exit_code = 0;
                 st.error.clear();
                 st.oom_killed = false;
+                st.network = network;
                 let persisted = e.persist(&g.0);
                 drop(g);
                 ctr.notify();
@@ -104,9 +105,37 @@ fn claim(ctr: &Ctr) -> Result<(Container, Vec<AttachStream>)> {
     Ok((g.0.clone(), attaches))
 }
 
-fn launch(e: &Engine, c: &Container, attaches: Vec<AttachStream>) -> Result<Running> {
+/// Starts the monitor; the networks are wired while the container's process waits for
+/// "go" (its namespaces exist, nothing of the user's runs yet).
+///
+/// The network state is written to the GraphDB before "go": a daemon killed after "go"
+/// finds the container running with what it holds recorded, and keeps it; killed before,
+/// the monitor gives up on the start and start-up releases the addresses.
+fn launch(e: &Engine, ctr: &Ctr, c: &Container, attaches: Vec<AttachStream>) -> Result<(Running, NetState)> {
     let spec = build_spec(e, c)?;
-    e.exec.start(&spec, attaches, &mut |_pid| Ok(()))
+    let mut network = NetState::default();
+    let record = |network: &NetState| {
+        let mut g = ctr.lock();
+        g.0.state.network = network.clone();
+        e.persist(&g.0)
+    };
+    let started = e.exec.start(&spec, attaches, &mut |pid| {
+        e.wire(c, pid, &mut network)?;
+        if network != NetState::default() {
+            record(&network)?;
+        }
+        Ok(())
+    });
+    match started {
+        Ok(running) => Ok((running, network)),
+        Err(err) => {
+            e.unwire(&c.id, &network);
+            if network != NetState::default() {
+                let _ = record(&NetState::default());
+            }
+            Err(err)
+        }
+    }
 }
 
 /// The monitor's instructions for this container, as data.
@@ -114,7 +143,11 @@ pub fn build_spec(e: &Engine, c: &Container) -> Result<Spec> {
     let layers: Vec<String> = e.db.image_layers(&c.image_id)?.into_iter().map(|l| l.id).collect();
     let mut rootfs = e.storage.rootfs_mount(&c.id, &layers)?;
     rootfs.readonly = c.spec.host.readonly_rootfs;
-    let dir = e.container_dir(&c.id);
+    // `--network container:X` shares X's hosts, resolv.conf and hostname, as Docker does.
+    let dir = match super::connect::joined_container(&c.spec.host.network_mode) {
+        Some(other) => e.container_dir(&e.lookup(other)?.id),
+        None => e.container_dir(&c.id),
+    };
     let bind = |name: &str, dest: &str| BindMount {
         source: dir.join(name),
         destination: dest.to_string(),
@@ -126,7 +159,7 @@ pub fn build_spec(e: &Engine, c: &Container) -> Result<Spec> {
         bind("hosts", "/etc/hosts"),
     ];
     let privileged = c.spec.host.privileged;
-    let host_net = c.spec.host.network_mode == "host";
+    let network = e.netns_mode(c)?;
     let hostname = std::fs::read_to_string(dir.join("hostname"))
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| c.spec.hostname.clone());
@@ -157,7 +190,7 @@ pub fn build_spec(e: &Engine, c: &Container) -> Result<Spec> {
         log_path: e.log_path(&c.id),
         run_dir: e.exec.run_dir(&c.id),
         cgroups: cgroup::container_paths(&e.config.cgroup_parent, &c.id)?,
-        network: if host_net { Network::Host } else { Network::Loopback },
+        network,
         masked_paths: if privileged { vec![] } else { MASKED_PATHS.iter().map(|s| s.to_string()).collect() },
         readonly_paths: if privileged { vec![] } else { READONLY_PATHS.iter().map(|s| s.to_string()).collect() },
         shm_size: if c.spec.host.shm_size > 0 { c.spec.host.shm_size as u64 } else { DEFAULT_SHM_SIZE },
@@ -228,6 +261,7 @@ impl Engine {
     /// held, and wakes waiters. Returns whether the container is to be removed (`--rm`).
     pub(super) fn record_exit(&self, ctr: &Arc<Ctr>, st: ExitStatus) -> bool {
         let crashed = !st.error.is_empty();
+        let network: NetState;
         let auto_remove = {
             let mut g = ctr.lock();
             let s = &mut g.0.state;
@@ -237,12 +271,14 @@ impl Engine {
             s.finished_at = st.finished_at;
             s.oom_killed = st.oom_killed;
             s.error = st.error;
+            network = std::mem::take(&mut s.network);
             g.1.exits += 1;
             if let Err(err) = self.persist(&g.0) {
                 log_error!("container {}: record exit: {}", ctr.id, err.message);
             }
             g.0.spec.host.auto_remove
         };
+        self.unwire(&ctr.id, &network);
         if crashed {
             // The monitor died without cleaning up after itself.
             self.release_leftovers(&ctr.id);

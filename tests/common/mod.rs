@@ -40,7 +40,25 @@ pub struct Daemon {
     pub sock: PathBuf,
     pub cgroup_parent: String,
     pub driver: String,
+    /// This daemon's own default bridge, its address, its nf_tables table and the pool
+    /// its user networks take subnets from: parallel tests never share a kernel name.
+    pub bridge: String,
+    pub bip: String,
+    pub nft_table: String,
+    pub pool: String,
+    /// More daemon flags (e.g. --userland-proxy-only).
+    pub extra: Vec<String>,
     child: Option<Child>,
+}
+
+/// A /24 for the default bridge and a /24 pool (cut into /28s) for user networks, unique
+/// within this test binary (a counter) and apart from other binaries' (the pid); test
+/// binaries run one after another, and 10.200-249/16 is no host route here.
+fn test_subnets() -> (String, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 256;
+    let b = 200 + std::process::id() % 25;
+    (format!("10.{b}.{n}.1/24"), format!("base=10.{}.{n}.0/24,size=28", b + 25))
 }
 
 impl Daemon {
@@ -56,12 +74,28 @@ impl Daemon {
 
     /// A daemon whose roots are all under `root` (which it removes when dropped).
     pub fn start_at(root: PathBuf, driver: Option<&str>) -> Daemon {
+        Daemon::start_full(root, driver, &[])
+    }
+
+    /// A daemon with more flags.
+    pub fn start_flags(extra: &[&str]) -> Daemon {
+        let id = random_suffix();
+        Daemon::start_full(PathBuf::from(format!("/tmp/berth-it-{id}")), None, extra)
+    }
+
+    fn start_full(root: PathBuf, driver: Option<&str>, extra: &[&str]) -> Daemon {
         let id = random_suffix();
         std::fs::create_dir_all(&root).expect("create test root");
+        let (bip, pool) = test_subnets();
         let mut d = Daemon {
             sock: root.join("berth.sock"),
             cgroup_parent: format!("berth-it-{id}"),
             driver: driver.unwrap_or("").to_string(),
+            bridge: format!("bt{}", &id[..8]),
+            bip,
+            nft_table: format!("berth_it_{id}"),
+            pool,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             root,
             child: None,
         };
@@ -94,7 +128,10 @@ impl Daemon {
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
             .arg("--log-level")
-            .arg("debug");
+            .arg("debug")
+            .args(["--bridge", &self.bridge, "--bip", &self.bip, "--nft-table", &self.nft_table])
+            .args(["--default-address-pool", &self.pool])
+            .args(&self.extra);
         if !self.driver.is_empty() {
             cmd.arg("--storage-driver").arg(&self.driver);
         }
@@ -273,7 +310,8 @@ pub fn busybox_tar(dir: &Path) -> PathBuf {
     for applet in [
         "sh", "echo", "cat", "ls", "sleep", "id", "hostname", "ps", "true", "false", "env",
         "pwd", "mount", "touch", "grep", "wc", "head", "kill", "trap", "seq", "dd", "stat",
-        "readlink", "test", "mkdir", "rm", "whoami", "printf", "yes", "date",
+        "readlink", "test", "mkdir", "rm", "whoami", "printf", "yes", "date", "ip", "wget",
+        "nc", "httpd", "ping", "ifconfig", "route",
     ] {
         let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
     }
@@ -308,7 +346,38 @@ impl Drop for Daemon {
                 let _ = c.wait();
             }
         }
+        self.remove_network_leftovers();
         cleanup_leftovers(&self.root, &self.exec_root(), &self.cgroup_parent);
+    }
+}
+
+impl Daemon {
+    /// Bridges of this daemon's networks (read from its GraphDB: the daemon may be dead),
+    /// its default bridge and its nf_tables tables. Tests may use `ip` and `nft` here.
+    pub fn bridges(&self) -> Vec<String> {
+        let mut out = vec![self.bridge.clone()];
+        if let Ok(db) = rusqlite::Connection::open(self.data_root().join("berth.db")) {
+            if let Ok(mut st) = db.prepare("SELECT spec FROM networks") {
+                let specs: Vec<String> = st.query_map([], |r| r.get::<_, String>(0)).map(|rows| rows.flatten().collect()).unwrap_or_default();
+                for spec in specs {
+                    if let Some(b) = serde_json::from_str::<serde_json::Value>(&spec).ok().and_then(|v| v["bridge"].as_str().map(String::from)) {
+                        if !b.is_empty() && !out.contains(&b) {
+                            out.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn remove_network_leftovers(&self) {
+        for b in self.bridges() {
+            let _ = Command::new("ip").args(["link", "del", &b]).stderr(Stdio::null()).status();
+        }
+        for family in ["ip", "bridge"] {
+            let _ = Command::new("nft").args(["delete", "table", family, &self.nft_table]).stderr(Stdio::null()).status();
+        }
     }
 }
 

@@ -35,6 +35,14 @@ impl GraphDb {
         Ok(())
     }
 
+    pub fn update_container_spec(&self, id: &str, spec: &str) -> Result<()> {
+        let n = self.lock().execute("UPDATE containers SET spec = ?2 WHERE id = ?1", [id, spec])?;
+        if n == 0 {
+            return Err(Error::not_found(format!("No such container: {id}")));
+        }
+        Ok(())
+    }
+
     pub fn rename_container(&self, id: &str, name: &str) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;

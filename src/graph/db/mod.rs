@@ -70,6 +70,23 @@ const MIGRATIONS: &[&str] = &[
         repository TEXT NOT NULL,       -- full name: docker.io/library/busybox
         PRIMARY KEY (digest, repository)
      );",
+    // 2 → 3: networks. A row in `endpoints` is an IP address handed to a container on a
+    // network (IPAM): the UNIQUE constraint is what guarantees that two concurrent starts
+    // never get the same address. Rows exist while the container runs.
+    "CREATE TABLE networks (
+        id TEXT PRIMARY KEY,            -- 64 hex
+        name TEXT NOT NULL UNIQUE,
+        created INTEGER NOT NULL,
+        spec TEXT NOT NULL              -- engine-owned JSON
+     );
+     CREATE TABLE endpoints (
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        ip TEXT NOT NULL,               -- dotted IPv4
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, ip)
+     );
+     CREATE INDEX endpoints_by_container ON endpoints(container_id);",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +122,14 @@ pub struct ImageRow {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRow {
+    pub id: String,
+    pub name: String,
+    pub created: i64,
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContainerRow {
     pub id: String,
     pub name: String,
@@ -126,6 +151,7 @@ pub struct ImageDeletion {
 
 mod containers;
 mod images;
+mod networks;
 pub use containers::name_conflict;
 
 pub struct GraphDb {

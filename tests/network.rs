@@ -1,0 +1,227 @@
+//! Networking against the real kernel: each daemon has its own bridge, subnet and
+//! nf_tables table (see common::Daemon). Traffic goes only to 127.0.0.0/8 and to addresses
+//! on the test's own bridge. Covered: host → container by bridge IP and through published
+//! ports on 127.0.0.1 (TCP and UDP, nf_tables and the userland proxy), `-P`, port
+//! conflicts, container ↔ container by IP and by name/alias on a user network (both ways,
+//! including a container started later), the `none`, `host` and `container:` modes, a
+//! daemon restart keeping published ports without duplicate rules, and stale interfaces
+//! removed at start-up.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A container serving "hello from NAME" over HTTP on port 80.
+const WEB: &str = "mkdir -p /www && echo hello from $HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www";
+
+fn get(addr: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().expect("address"), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+/// Retries until the server answers (the container needs a moment to listen).
+fn get_eventually(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match get(addr) {
+            Ok(body) if body.contains("hello") => return body,
+            other if Instant::now() > deadline => panic!("{addr} did not answer: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn inspect(d: &Daemon, what: &str, template: &str) -> String {
+    d.ok(&["inspect", "-f", template, what]).trim().to_string()
+}
+
+fn ip_of(d: &Daemon, ctr: &str) -> String {
+    inspect(d, ctr, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+}
+
+fn published_port(d: &Daemon, ctr: &str, key: &str) -> u16 {
+    let t = format!("{{{{(index (index .NetworkSettings.Ports \"{key}\") 0).HostPort}}}}");
+    inspect(d, ctr, &t).parse().expect("a host port")
+}
+
+fn nft_list(d: &Daemon) -> String {
+    let out = Command::new("nft").args(["list", "table", "ip", &d.nft_table]).output().expect("nft");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn published_ports_and_the_bridge_reach_containers() {
+    if !root_or_skip("published_ports_and_the_bridge_reach_containers") {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&["run", "-d", "--name", "web", "-h", "web", "-p", "127.0.0.1::80", "--expose", "81", "-P", "bb", "sh", "-c", WEB]);
+    let ip = ip_of(&d, "web");
+    assert!(ip.starts_with(d.bip.rsplit_once('.').unwrap().0), "{ip} is not on {}", d.bip);
+    // Host → container through the bridge.
+    assert!(get_eventually(&format!("{ip}:80")).contains("hello from web"));
+    // Host → container through the published port on 127.0.0.1 (nf_tables DNAT).
+    let port = published_port(&d, "web", "80/tcp");
+    assert!(get_eventually(&format!("127.0.0.1:{port}")).contains("hello from web"));
+    // -P published the exposed 81 on a random port too.
+    let p81 = published_port(&d, "web", "81/tcp");
+    assert!(p81 > 0 && p81 != port);
+    let lines = d.ok(&["port", "web"]);
+    assert!(lines.contains(&format!("80/tcp -> 127.0.0.1:{port}")), "{lines}");
+    // The same host port again is refused with Docker's words.
+    let out = d.berth(&["run", "-d", "-p", &format!("127.0.0.1:{port}:80"), "bb", "sleep", "5"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("port is already allocated"), "{}", stderr(&out));
+
+    // A daemon restart keeps the forwarding, without duplicating it.
+    let before = nft_list(&d);
+    d.kill9();
+    d.spawn();
+    assert!(get_eventually(&format!("127.0.0.1:{port}")).contains("hello from web"));
+    let after = nft_list(&d);
+    assert_eq!(before.matches(&format!(": {ip} . 80")).count(), 1, "{before}");
+    assert_eq!(after.matches(&format!(": {ip} . 80")).count(), 1, "{after}");
+    // Another program cannot take the port while the container has it.
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+    d.ok(&["rm", "-f", "web"]);
+    // Released: no element left, and the port is free.
+    assert!(!nft_list(&d).contains(&format!(": {ip} . 80")));
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
+#[test]
+fn udp_and_the_userland_proxy() {
+    if !root_or_skip("udp_and_the_userland_proxy") {
+        return;
+    }
+    for proxy in [false, true] {
+        let d = if proxy { Daemon::start_flags(&["--userland-proxy-only"]) } else { Daemon::start() };
+        d.import_busybox("bb");
+        d.ok(&["run", "-d", "--name", "echo", "-p", "127.0.0.1::5353/udp", "-p", "127.0.0.1::80", "bb", "sh", "-c", &format!("nc -u -l -p 5353 & {WEB}")]);
+        let udp = published_port(&d, "echo", "5353/udp");
+        let tcp = published_port(&d, "echo", "80/tcp");
+        assert!(get_eventually(&format!("127.0.0.1:{tcp}")).contains("hello"), "proxy={proxy}");
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            s.send_to(b"ping-over-udp\n", ("127.0.0.1", udp)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            if d.ok(&["logs", "echo"]).contains("ping-over-udp") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the datagram never reached the container (proxy={proxy})");
+        }
+    }
+}
+
+#[test]
+fn containers_reach_each_other_by_ip_and_by_name() {
+    if !root_or_skip("containers_reach_each_other_by_ip_and_by_name") {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    // Default bridge: by IP.
+    d.ok(&["run", "-d", "--name", "a", "-h", "a", "bb", "sh", "-c", WEB]);
+    let ip_a = ip_of(&d, "a");
+    get_eventually(&format!("{ip_a}:80"));
+    let out = d.ok(&["run", "--rm", "bb", "wget", "-qO-", &format!("http://{ip_a}/index.html")]);
+    assert!(out.contains("hello from a"), "{out}");
+
+    // A user network: by name and alias, both ways, a later container included.
+    d.ok(&["network", "create", "app"]);
+    d.ok(&["run", "-d", "--name", "first", "-h", "first", "--network", "app", "--network-alias", "svc", "bb", "sh", "-c",
+        &format!("{WEB} & until wget -qO- http://second/index.html; do sleep 0.1; done; sleep 600")]);
+    d.ok(&["run", "-d", "--name", "second", "-h", "second", "--network", "app", "bb", "sh", "-c", WEB]);
+    get_eventually(&format!("{}:80", ip_of(&d, "second")));
+    for target in ["first", "svc", "second"] {
+        let out = d.berth(&["run", "--rm", "--network", "app", "bb", "wget", "-qO-", &format!("http://{target}/index.html")]);
+        assert!(stdout(&out).contains("hello from"), "{target}: {}{}", stdout(&out), stderr(&out));
+    }
+    // The first container found the second, which started after it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.ok(&["logs", "first"]).contains("hello from second") {
+        assert!(Instant::now() < deadline, "first never reached second: {}", d.ok(&["logs", "first"]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Names do not leak onto the default bridge.
+    let out = d.berth(&["run", "--rm", "bb", "wget", "-qO-", "-T", "1", "http://first/index.html"]);
+    assert!(!out.status.success());
+    // The network cannot go while used; it goes once empty, with its bridge.
+    let bridge = inspect(&d, "app", "{{index .Options \"com.docker.network.bridge.name\"}}");
+    let bridge = if bridge.is_empty() || bridge == "<no value>" {
+        format!("br-{}", &inspect(&d, "app", "{{.Id}}")[..12])
+    } else {
+        bridge
+    };
+    assert!(!d.berth(&["network", "rm", "app"]).status.success());
+    d.ok(&["rm", "-f", "first", "second"]);
+    d.ok(&["network", "rm", "app"]);
+    let links = Command::new("ip").args(["link", "show", &bridge]).output().unwrap();
+    assert!(!links.status.success(), "bridge {bridge} is still there");
+}
+
+#[test]
+fn none_host_and_container_modes() {
+    if !root_or_skip("none_host_and_container_modes") {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let none = d.ok(&["run", "--rm", "--network", "none", "bb", "ip", "-o", "link"]);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    assert!(none.contains("lo:"), "{none}");
+    let host = d.ok(&["run", "--rm", "--network", "host", "bb", "ip", "-o", "link"]);
+    assert!(host.contains(&format!("{}:", d.bridge)), "the host's links: {host}");
+    d.ok(&["run", "-d", "--name", "owner", "bb", "sleep", "600"]);
+    let ip = ip_of(&d, "owner");
+    let shared = d.ok(&["run", "--rm", "--network", "container:owner", "bb", "ip", "-o", "addr"]);
+    assert!(shared.contains(&format!("inet {ip}/")), "{shared}");
+}
+
+#[test]
+fn start_up_removes_interfaces_of_dead_containers() {
+    if !root_or_skip("start_up_removes_interfaces_of_dead_containers") {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&["run", "-d", "--name", "keep", "bb", "sleep", "600"]);
+    // Starts in flight when the daemon dies.
+    let kills: Vec<std::process::Child> = (0..4)
+        .map(|_| Command::new(bin()).args(["-H", &d.host(), "run", "-d", "bb", "sleep", "600"]).spawn().unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(30));
+    d.kill9();
+    for mut k in kills {
+        let _ = k.wait();
+    }
+    // And an interface nobody owns, as a crash between two steps would leave it.
+    let stray = format!("vstray{}", &d.nft_table[9..13]);
+    let made = Command::new("ip").args(["link", "add", &stray, "master", &d.bridge, "type", "veth", "peer", "name", &format!("{stray}p")]).status().unwrap();
+    assert!(made.success());
+    d.spawn();
+    let running = d.ok(&["ps", "-q", "--no-trunc"]);
+    let mut want: Vec<String> = running
+        .split_whitespace()
+        .map(|id| inspect(&d, id, "{{range .NetworkSettings.Networks}}{{.EndpointID}}{{end}}"))
+        .collect();
+    want.retain(|e| !e.is_empty());
+    let ports = Command::new("ip").args(["-o", "link", "show", "master", &d.bridge]).output().unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout).into_owned();
+    assert!(!ports.contains(&stray), "the stray interface survived: {ports}");
+    assert_eq!(ports.lines().count(), want.len(), "one interface per running container: {ports}\nrunning: {running}");
+    // Every running container still has its network.
+    for id in running.split_whitespace() {
+        let out = d.ok(&["run", "--rm", "bb", "ping", "-c", "1", "-W", "2", &ip_of(&d, id)]);
+        assert!(out.contains("1 packets received"), "{out}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Repository rules about documentation: every client command and flag the binary accepts
-//! has its place in man/berth.1, every daemon flag in man/berth-daemon.8, and every
-//! command is named in the README.
+//! (management subcommands such as `network ls` included) has its place in man/berth.1,
+//! every daemon flag in man/berth-daemon.8, and every command and management group is named
+//! in the README.
 
 mod common;
 use std::process::Command;
@@ -34,11 +35,20 @@ fn flags(help: &str) -> Vec<String> {
 }
 
 fn commands() -> Vec<String> {
-    let top = help(&["--help"]);
+    listed(&help(&["--help"]), "Commands:")
+}
+
+/// The management groups (`container`, `image`, `network`, ...) `berth --help` lists.
+fn groups() -> Vec<String> {
+    listed(&help(&["--help"]), "Management Commands:")
+}
+
+/// The first word of each indented line of a help text's `section`.
+fn listed(text: &str, section: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_commands = false;
-    for line in top.lines() {
-        if line.starts_with("Commands:") {
+    for line in text.lines() {
+        if line.starts_with(section) {
             in_commands = true;
             continue;
         }
@@ -65,6 +75,32 @@ fn every_client_command_and_flag_is_in_the_man_page() {
     }
 }
 
+/// A management subcommand is documented by its own section (`berth network ls`), by the
+/// section of the command of the same name (`berth container rm` is `berth rm`), or by
+/// the man page naming it where it says which command it is (`berth container ls`).
+#[test]
+fn every_management_subcommand_and_flag_is_in_the_man_page() {
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/berth.1")).unwrap().replace("\\-", "-");
+    let gs = groups();
+    assert!(gs.contains(&"network".to_string()), "{gs:?}");
+    for g in gs {
+        let subs = listed(&help(&[&g, "--help"]), "Commands:");
+        assert!(!subs.is_empty(), "berth {g} --help lists no commands");
+        for sub in subs {
+            let named = format!("berth {g} {sub}");
+            assert!(
+                man.contains(&format!(".SS \"{named}\""))
+                    || man.contains(&format!(".SS \"berth {sub}\""))
+                    || man.contains(&named),
+                "{named} missing from man/berth.1"
+            );
+            for f in flags(&help(&[&g, &sub, "--help"])) {
+                assert!(man.contains(&f), "{named} {f} missing from man/berth.1");
+            }
+        }
+    }
+}
+
 #[test]
 fn every_daemon_flag_is_in_its_man_page() {
     let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/berth-daemon.8")).unwrap().replace("\\-", "-");
@@ -78,7 +114,7 @@ fn every_daemon_flag_is_in_its_man_page() {
 #[test]
 fn every_command_is_named_in_the_readme() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for c in commands() {
+    for c in commands().into_iter().chain(groups()) {
         assert!(readme.contains(&format!("`{c}`")), "`{c}` missing from README.md");
     }
 }

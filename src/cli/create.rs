@@ -1,9 +1,12 @@
 //! The create request that the flags of `run` and `create` make: docker's full body shape
 //! (transcripts/create.md) with `Env: null`, `Volumes: {}`, `Dns: []` and the rest exactly
-//! as the docker CLI sends them. Building the body is a pure function of the flags, the CLI's environment, the
-//! files named by flags and the terminal size; it sends nothing.
+//! as the docker CLI sends them (ports from `portspec`, networks and endpoints from
+//! `endpoints`). Building the body is a pure function of the flags, the CLI's environment,
+//! the files named by flags and the terminal size; it sends nothing.
 
+use super::endpoints;
 use super::opts;
+use super::portspec;
 use super::run_args::RunArgs;
 use super::units::ram_in_bytes;
 use crate::error::{Error, Result};
@@ -104,7 +107,7 @@ pub fn build(
     let mut exposed = Map::new();
     let mut bindings = Map::new();
     for p in &a.publish {
-        for m in opts::parse_port_spec(p)? {
+        for m in portspec::parse_port_spec(&portspec::standard_port_notation(p)?)? {
             exposed.insert(m.port.clone(), json!({}));
             let entry = bindings.entry(m.port).or_insert_with(|| json!([]));
             if let Value::Array(list) = entry {
@@ -113,7 +116,7 @@ pub fn build(
         }
     }
     for e in &a.expose {
-        for port in opts::parse_expose(e)? {
+        for port in portspec::parse_expose(e)? {
             exposed.insert(port, json!({}));
         }
     }
@@ -128,15 +131,36 @@ pub fn build(
         extra_hosts
             .push(opts::parse_extra_host(h).map_err(|e| bad_value(h, "--add-host", e.message))?);
     }
+    let mut dns = Vec::new();
     for d in &a.dns {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            return Err(bad_value(
+        dns.push(opts::canonical_ip(d).ok_or_else(|| {
+            bad_value(
                 d,
                 "--dns",
                 format!("IP address is not correctly formatted: {d}"),
-            ));
-        }
+            )
+        })?);
     }
+    let mut dns_search = Vec::new();
+    for d in &a.dns_search {
+        dns_search
+            .push(opts::validate_dns_search(d).map_err(|why| bad_value(d, "--dns-search", why))?);
+    }
+    for l in &a.link {
+        opts::validate_link(l).map_err(|why| bad_value(l, "--link", why))?;
+    }
+    let legacy = endpoints::Legacy {
+        aliases: &a.network_alias,
+        links: &a.link,
+        ip: a.ip.as_deref(),
+        ip6: a.ip6.as_deref(),
+        mac: a.mac_address.as_deref(),
+        link_local: &a.link_local_ip,
+    };
+    let (network, endpoints) = endpoints::networking(&a.network, &legacy).map_err(|r| match r {
+        endpoints::Refusal::Flag(v, why) => bad_value(&v, "--network", why),
+        endpoints::Refusal::Invalid(why) => Error::invalid(why),
+    })?;
     let (binds, anon): (Vec<String>, Vec<String>) =
         a.volume.iter().cloned().partition(|v| opts::is_bind(v));
     let volumes: Map<String, Value> = anon.into_iter().map(|v| (v, json!({}))).collect();
@@ -144,7 +168,6 @@ pub fn build(
         Some(c) => opts::parse_cpus(c).map_err(|e| bad_value(c, "--cpus", e.message))?,
         None => 0,
     };
-    let network = a.network.clone().unwrap_or_else(|| "default".into());
     let console = if a.tty { env.console } else { (0, 0) };
 
     let mut host = json!({
@@ -161,14 +184,14 @@ pub fn build(
         "CapAdd": list(&caps(&a.cap_add)),
         "CapDrop": list(&caps(&a.cap_drop)),
         "CgroupnsMode": "",
-        "Dns": a.dns,
+        "Dns": dns,
         "DnsOptions": a.dns_option,
-        "DnsSearch": a.dns_search,
+        "DnsSearch": dns_search,
         "ExtraHosts": list(&extra_hosts),
         "GroupAdd": list(&a.group_add),
         "IpcMode": a.ipc.clone().unwrap_or_default(),
         "Cgroup": "",
-        "Links": null,
+        "Links": list(&a.link),
         "OomScoreAdj": a.oom_score_adj.unwrap_or(0),
         "PidMode": a.pid.clone().unwrap_or_default(),
         "Privileged": a.privileged,
@@ -230,17 +253,6 @@ pub fn build(
             h.insert("Tmpfs".into(), Value::Object(t));
         }
     }
-
-    let endpoints = if network == "default" {
-        json!({"default": {
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": null
-        }})
-    } else {
-        json!({})
-    };
 
     let mut body = json!({
         "Hostname": a.hostname.clone().unwrap_or_default(),
@@ -509,6 +521,42 @@ mod tests {
     }
 
     #[test]
+    fn network_flags_like_docker() {
+        // The bodies docker 28.2.2 sent for these flags.
+        let words = "--network app --network-alias db --ip 10.0.0.9 --link web:w \
+            --dns ::ffff:1.2.3.4 --dns-search example.com. --add-host v6:[::2] \
+            -p published=8080,target=80 -p 127.0.0.1::81 -p 8000-8001:90-91/udp img";
+        let b = build_for(&words.split_whitespace().collect::<Vec<_>>(), true);
+        let h = &b["HostConfig"];
+        assert_eq!(h["NetworkMode"], "app");
+        assert_eq!(h["Links"], json!(["web:w"]));
+        assert_eq!(h["Dns"], json!(["1.2.3.4"]));
+        assert_eq!(h["DnsSearch"], json!(["example.com"]));
+        assert_eq!(h["ExtraHosts"], json!(["v6:::2"]));
+        assert_eq!(
+            h["PortBindings"],
+            json!({
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+                "90/udp": [{"HostIp": "", "HostPort": "8000"}],
+                "91/udp": [{"HostIp": "", "HostPort": "8001"}]
+            })
+        );
+        assert_eq!(
+            b["ExposedPorts"],
+            json!({"80/tcp": {}, "81/tcp": {}, "90/udp": {}, "91/udp": {}})
+        );
+        let ep = &b["NetworkingConfig"]["EndpointsConfig"]["app"];
+        assert_eq!(ep["Aliases"], json!(["db"]));
+        assert_eq!(ep["Links"], json!(["web:w"]));
+        assert_eq!(ep["IPAMConfig"], json!({"IPv4Address": "10.0.0.9"}));
+        assert_eq!(
+            build_for(&["--network", "host", "img"], true)["NetworkingConfig"],
+            json!({"EndpointsConfig": {}})
+        );
+    }
+
+    #[test]
     fn bad_flag_values_are_refused() {
         let files = |p: &str| -> Result<String> {
             Err(Error::not_found(format!(
@@ -545,5 +593,17 @@ mod tests {
             "invalid argument \"bad\" for \"--add-host\" flag: bad format for add-host: \"bad\""
         );
         assert!(err(&["-p", "99999:80", "img"]).contains("invalid hostPort"));
+        assert_eq!(
+            err(&["--dns-search", "bad..x", "img"]),
+            "invalid argument \"bad..x\" for \"--dns-search\" flag: bad..x is not a valid domain"
+        );
+        assert_eq!(
+            err(&["--link", "a:b:c", "img"]),
+            "invalid argument \"a:b:c\" for \"--link\" flag: bad format for links: a:b:c"
+        );
+        assert_eq!(
+            err(&["--network", "alias=x", "img"]),
+            "invalid argument \"alias=x\" for \"--network\" flag: network name/id is not specified"
+        );
     }
 }

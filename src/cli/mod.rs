@@ -1,7 +1,7 @@
-//! The berth client: docker's global options and commands (with the `container` and
-//! `image` management forms), each parsed in two stages (docker's spellings normalised in
-//! `args`, then argh), run against the daemon through `client`, printing what docker
-//! prints and exiting with docker's statuses (125 for bad flags). `berth daemon` and
+//! The berth client: docker's global options and commands (with the `container`,
+//! `image` and `network` management forms), each parsed in two stages (docker's spellings
+//! normalised in `args`, then argh), run against the daemon through `client`, printing what
+//! docker prints and exiting with docker's statuses (125 for bad flags). `berth daemon` and
 //! `berth monitor` never reach this module.
 
 mod api;
@@ -10,6 +10,7 @@ pub mod args;
 mod auth;
 mod container;
 mod create;
+mod endpoints;
 mod format;
 mod history;
 mod images;
@@ -17,7 +18,12 @@ mod import;
 mod inspect;
 mod json;
 mod login;
+mod network;
+mod network_create;
+mod network_ls;
 mod opts;
+mod port;
+mod portspec;
 mod progress;
 mod prune;
 mod ps;
@@ -40,6 +46,7 @@ use argh::{EarlyExit, FromArgs};
 use args::FlagSpec;
 use usage::{
     count_error, management_usage, usage, usage_line, COMMANDS, CONTAINER_SUBS, IMAGE_SUBS,
+    NETWORK_SUBS,
 };
 
 /// What every command works with: where the daemon is, a keep-alive client for calls
@@ -215,6 +222,19 @@ fn parse_globals(args: &[String]) -> Result<(Globals, usize), String> {
     Ok((g, i))
 }
 
+/// The dispatch name of a `network` subcommand.
+fn network_command(sub: &str) -> &'static str {
+    match sub {
+        "connect" => "network-connect",
+        "create" => "network-create",
+        "disconnect" => "network-disconnect",
+        "inspect" => "network-inspect",
+        "ls" => "network-ls",
+        "prune" => "network-prune",
+        _ => "network-rm",
+    }
+}
+
 pub fn main(argv: &[String]) -> i32 {
     let args = argv.get(1..).unwrap_or(&[]);
     let (g, at) = match parse_globals(args) {
@@ -247,7 +267,8 @@ pub fn main(argv: &[String]) -> i32 {
             };
             match rest.first() {
                 None | Some(&"--help") | Some(&"help") => {
-                    print!("{}", management_usage(cmd, subs));
+                    let subs: Vec<(&str, &str)> = subs.iter().map(|s| (*s, "")).collect();
+                    print!("{}", management_usage(cmd, &subs));
                     return 0;
                 }
                 Some(sub) if subs.contains(sub) || matches!(*sub, "ps" | "list" | "remove") => {
@@ -269,6 +290,32 @@ pub fn main(argv: &[String]) -> i32 {
                 }
             }
         }
+        "network" => match rest.first() {
+            // Asked for, the help goes to stdout; without a subcommand, to stderr (docker's).
+            Some(&"--help") | Some(&"help") => {
+                print!("{}", management_usage(cmd, NETWORK_SUBS));
+                return 0;
+            }
+            None => {
+                eprint!("{}", management_usage(cmd, NETWORK_SUBS));
+                return 0;
+            }
+            Some(sub) => {
+                // docker names a subcommand by its name, not the alias typed.
+                let sub = match *sub {
+                    "list" => "ls",
+                    "remove" => "rm",
+                    s => s,
+                };
+                match NETWORK_SUBS.iter().find(|(n, _)| *n == sub) {
+                    Some((n, _)) => (network_command(n), vec!["berth", "network", *n], &rest[1..]),
+                    None => {
+                        eprintln!("berth: unknown command: berth network {sub}\n\nUsage:  berth network\n\nRun 'berth network --help' for more information");
+                        return 1;
+                    }
+                }
+            }
+        },
         // `berth help CMD` is `berth CMD --help`.
         "help" => match rest.first() {
             Some(c) if COMMANDS.iter().any(|(n, _)| n == c) => {
@@ -281,7 +328,8 @@ pub fn main(argv: &[String]) -> i32 {
         },
         c => (c, vec!["berth", c], &rest[..]),
     };
-    let management_only = name.ends_with("-inspect") || name == "image-prune";
+    let management_only =
+        name.ends_with("-inspect") || name == "image-prune" || name.starts_with("network-");
     if !COMMANDS.iter().any(|(n, _)| *n == name) && !management_only {
         eprintln!("berth: unknown command: berth {cmd}\n\nRun 'berth --help' for more information");
         return 1;
@@ -315,6 +363,14 @@ pub fn main(argv: &[String]) -> i32 {
         "login" => login::login(c, &path, words),
         "logout" => login::logout(c, &path, words),
         "logs" => container::logs(c, &path, words),
+        "network-connect" => network::connect(c, &path, words),
+        "network-create" => network_create::create(c, &path, words),
+        "network-disconnect" => network::disconnect(c, &path, words),
+        "network-inspect" => network::inspect(c, &path, words),
+        "network-ls" => network_ls::ls(c, &path, words),
+        "network-prune" => network::prune(c, &path, words),
+        "network-rm" => network::rm(c, &path, words),
+        "port" => port::port(c, &path, words),
         "ps" => ps::ps(c, &path, words),
         "pull" => pull::pull(c, &path, words),
         "push" => pull::push(c, &path, words),
@@ -413,6 +469,14 @@ mod tests {
         check::<login::LogoutArgs>("logout");
         check::<history::HistoryArgs>("history");
         check::<prune::PruneArgs>("prune");
+        check::<port::PortArgs>("port");
+        check::<network_create::CreateArgs>("network create");
+        check::<network_ls::LsArgs>("network ls");
+        check::<network::InspectArgs>("network inspect");
+        check::<network::RmArgs>("network rm");
+        check::<network::ConnectArgs>("network connect");
+        check::<network::DisconnectArgs>("network disconnect");
+        check::<network::PruneArgs>("network prune");
     }
 
     #[test]

@@ -1,104 +1,11 @@
 //! Parsers for the values of `run`/`create` flags, with docker's rules and error wording:
-//! port specs (`-p 127.0.0.1:8080:80/udp`, ranges), `--expose`, `--restart`, env and label
-//! files (`KEY=VAL` lines, `#` comments, bare keys taken from the CLI's environment),
-//! `--add-host`, `--cpus`, `-a`. Pure functions: files come in as text.
+//! `--restart`, env and label files (`KEY=VAL` lines, `#` comments, bare keys taken from
+//! the CLI's environment), `--add-host`, `--dns`, `--dns-search`, MAC addresses, `--link`,
+//! `--cpus`, `-a`, and pflag's CSV lists (port specs are `portspec`'s). Pure functions:
+//! files come in as text.
 
 use crate::error::{Error, Result};
 use std::net::IpAddr;
-
-/// One published port: ("80/tcp", host IP, host port).
-#[derive(Debug, PartialEq, Eq)]
-pub struct PortMapping {
-    pub port: String,
-    pub host_ip: String,
-    pub host_port: String,
-}
-
-fn parse_port_range(s: &str) -> Option<(u64, u64)> {
-    let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let start: u64 = a.parse().ok()?;
-    let end: u64 = b.parse().ok()?;
-    if start > 65535 || end > 65535 || end < start {
-        return None;
-    }
-    Some((start, end))
-}
-
-/// `"80/udp"` → ("udp", "80"); the protocol defaults to tcp.
-fn split_proto(s: &str) -> (String, String) {
-    match s.split_once('/') {
-        Some((port, proto)) if !proto.is_empty() => (proto.to_lowercase(), port.to_string()),
-        Some((port, _)) => ("tcp".into(), port.to_string()),
-        None => ("tcp".into(), s.to_string()),
-    }
-}
-
-/// nat's `ParsePortSpec`: `[ip:][hostPort:]containerPort[/proto]`, ranges allowed.
-pub fn parse_port_spec(raw: &str) -> Result<Vec<PortMapping>> {
-    let parts: Vec<&str> = raw.split(':').collect();
-    let n = parts.len();
-    let container = parts[n - 1];
-    let (mut ip, host) = match n {
-        1 => (String::new(), ""),
-        2 => (String::new(), parts[0]),
-        3 => (parts[0].to_string(), parts[1]),
-        _ => (parts[..n - 2].join(":"), parts[n - 2]),
-    };
-    let (proto, container) = split_proto(container);
-    if let Some(inner) = ip.strip_prefix('[') {
-        ip = inner
-            .strip_suffix(']')
-            .ok_or_else(|| Error::invalid(format!("invalid IP address {ip}")))?
-            .to_string();
-    }
-    if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
-        return Err(Error::invalid(format!("invalid IP address: {ip}")));
-    }
-    if container.is_empty() {
-        return Err(Error::invalid(format!("no port specified: {raw}<empty>")));
-    }
-    let (start, end) = parse_port_range(&container)
-        .ok_or_else(|| Error::invalid(format!("invalid containerPort: {container}")))?;
-    let (hstart, hend) = if host.is_empty() {
-        (0, 0)
-    } else {
-        parse_port_range(host).ok_or_else(|| Error::invalid(format!("invalid hostPort: {host}")))?
-    };
-    if !host.is_empty() && end - start != hend - hstart && end != start {
-        return Err(Error::invalid(format!(
-            "invalid ranges specified for container and host Ports: {container} and {host}"
-        )));
-    }
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(Error::invalid(format!("invalid proto: {proto}")));
-    }
-    let mut out = Vec::new();
-    for i in 0..=(end - start) {
-        let mut host_port = if host.is_empty() {
-            String::new()
-        } else {
-            (hstart + i).to_string()
-        };
-        // One container port and a host range: the daemon picks a free port in the range.
-        if start == end && hstart != hend {
-            host_port = format!("{host_port}-{hend}");
-        }
-        out.push(PortMapping {
-            port: format!("{}/{proto}", start + i),
-            host_ip: ip.clone(),
-            host_port,
-        });
-    }
-    Ok(out)
-}
-
-/// `--expose 80`, `--expose 8000-8010/udp` → the "port/proto" keys.
-pub fn parse_expose(raw: &str) -> Result<Vec<String>> {
-    let (proto, port) = split_proto(raw);
-    let (start, end) = parse_port_range(&port)
-        .ok_or_else(|| Error::invalid(format!("invalid range format for --expose: {raw}")))?;
-    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
-}
 
 /// `--restart NAME[:MAX]`. Like docker's CLI this only checks the format; the daemon
 /// judges the name (no, always, unless-stopped, on-failure).
@@ -183,23 +90,133 @@ pub fn expand_env(v: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
     })
 }
 
-/// `--add-host host:ip` or `host=ip` → "host:ip".
+/// docker's `ValidateExtraHost`: `--add-host host:ip` or `host=ip` (the address may be in
+/// brackets, or `host-gateway`) → "host:ip", the address as typed minus its brackets.
 pub fn parse_extra_host(v: &str) -> Result<String> {
     let (host, ip) = v
         .split_once('=')
         .or_else(|| v.split_once(':'))
-        .filter(|(h, _)| !h.is_empty())
+        .filter(|(h, _)| !h.is_empty() && !h.contains(':'))
         .ok_or_else(|| Error::invalid(format!("bad format for add-host: {v:?}")))?;
-    let bare = ip
-        .strip_prefix('[')
-        .and_then(|i| i.strip_suffix(']'))
-        .unwrap_or(ip);
-    if bare != "host-gateway" && bare.parse::<IpAddr>().is_err() {
-        return Err(Error::invalid(format!(
-            "invalid IP address in add-host: {ip:?}"
-        )));
+    let mut ip = ip;
+    if ip != "host-gateway" {
+        if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') {
+            ip = &ip[1..ip.len() - 1];
+        }
+        if canonical_ip(ip).is_none() {
+            return Err(Error::invalid(format!(
+                "invalid IP address in add-host: {ip:?}"
+            )));
+        }
     }
-    Ok(format!("{host}:{bare}"))
+    Ok(format!("{host}:{ip}"))
+}
+
+/// docker's `ValidateIPAddress` (`--dns`): the address without surrounding white space, in
+/// Go's `net.IP.String()` form (IPv4-mapped IPv6 addresses as IPv4), or None.
+pub fn canonical_ip(v: &str) -> Option<String> {
+    match v.trim().parse::<IpAddr>().ok()? {
+        IpAddr::V6(a) => Some(match a.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => a.to_string(),
+        }),
+        a => Some(a.to_string()),
+    }
+}
+
+/// docker's `ValidateDNSSearch`: "." or a domain name (at least one letter; labels of
+/// letters, digits and inner hyphens; docker's pattern also lets a ':' stand before a label
+/// or a dot), returned without a trailing dot or white space.
+pub fn validate_dns_search(v: &str) -> std::result::Result<String, String> {
+    let v = v.trim_matches(' ');
+    if v == "." {
+        return Ok(v.to_string());
+    }
+    let bad = || format!("{v} is not a valid domain");
+    if !v.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let body = v.trim_end_matches([' ', '\t', '\n', '\r', '\u{c}', '\u{b}']);
+    let body = body.strip_suffix('.').unwrap_or(body);
+    let label = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    let parts: Vec<&str> = body.split('.').collect();
+    let last = parts.len() - 1;
+    let ok = parts.iter().enumerate().all(|(i, p)| {
+        let p = if i < last {
+            p.strip_suffix(':').unwrap_or(p)
+        } else {
+            p
+        };
+        let p = p.strip_prefix(':').unwrap_or(p);
+        let p = if i == 0 {
+            p.strip_prefix(':').unwrap_or(p)
+        } else {
+            p
+        };
+        label(p)
+    });
+    if ok && body.len() < 255 {
+        Ok(body.to_string())
+    } else {
+        Err(bad())
+    }
+}
+
+/// Go's `net.ParseMAC`: 6, 8 or 20 bytes as hex pairs joined by ':' or '-', or as groups
+/// of four hex digits joined by '.'.
+pub fn is_mac(v: &str) -> bool {
+    let hex = |g: &str, n: usize| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit());
+    let (groups, width): (Vec<&str>, usize) = if v.contains('.') {
+        (v.split('.').collect(), 4)
+    } else if v.contains(':') {
+        (v.split(':').collect(), 2)
+    } else {
+        (v.split('-').collect(), 2)
+    };
+    let bytes = groups.len() * width / 2;
+    matches!(bytes, 6 | 8 | 20) && groups.iter().all(|g| hex(g, width))
+}
+
+/// docker's `ValidateLink`: `name` or `name:alias`.
+pub fn validate_link(v: &str) -> std::result::Result<(), String> {
+    if v.is_empty() {
+        return Err("empty string specified for links".into());
+    }
+    if v.splitn(3, ':').count() > 2 {
+        return Err(format!("bad format for links: {v}"));
+    }
+    Ok(())
+}
+
+/// pflag's string-slice flags: each value is a line of CSV (`--alias a,b` is two values,
+/// `"a,b"` in double quotes one).
+pub fn csv_values(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if v.is_empty() {
+        return out;
+    }
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' if quoted || cur.is_empty() => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
 }
 
 /// `--cpus 1.5` → NanoCpus.
@@ -254,64 +271,6 @@ pub fn is_bind(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pm(port: &str, ip: &str, hp: &str) -> PortMapping {
-        PortMapping {
-            port: port.into(),
-            host_ip: ip.into(),
-            host_port: hp.into(),
-        }
-    }
-
-    #[test]
-    fn port_specs_like_docker() {
-        assert_eq!(
-            parse_port_spec("127.0.0.1:18080:80").unwrap(),
-            [pm("80/tcp", "127.0.0.1", "18080")]
-        );
-        assert_eq!(parse_port_spec("80").unwrap(), [pm("80/tcp", "", "")]);
-        assert_eq!(
-            parse_port_spec("8080:80/udp").unwrap(),
-            [pm("80/udp", "", "8080")]
-        );
-        assert_eq!(
-            parse_port_spec("127.0.0.1::80").unwrap(),
-            [pm("80/tcp", "127.0.0.1", "")]
-        );
-        assert_eq!(
-            parse_port_spec("[::1]:8080:80").unwrap(),
-            [pm("80/tcp", "::1", "8080")]
-        );
-        assert_eq!(
-            parse_port_spec("8000-8001:9000-9001").unwrap(),
-            [pm("9000/tcp", "", "8000"), pm("9001/tcp", "", "8001")]
-        );
-        assert_eq!(
-            parse_port_spec("8000-8010:80").unwrap(),
-            [pm("80/tcp", "", "8000-8010")]
-        );
-        assert_eq!(
-            parse_port_spec("x:80").unwrap_err().message,
-            "invalid hostPort: x"
-        );
-        assert_eq!(
-            parse_port_spec("80:x").unwrap_err().message,
-            "invalid containerPort: x"
-        );
-        assert_eq!(
-            parse_port_spec("1.2.3:80:80").unwrap_err().message,
-            "invalid IP address: 1.2.3"
-        );
-        assert_eq!(
-            parse_port_spec("80/foo").unwrap_err().message,
-            "invalid proto: foo"
-        );
-        assert!(parse_port_spec("8000-8002:90-91").is_err());
-        assert_eq!(
-            parse_expose("8000-8001/udp").unwrap(),
-            ["8000/udp", "8001/udp"]
-        );
-    }
 
     #[test]
     fn restart_policies() {
@@ -375,5 +334,57 @@ mod tests {
             (false, true, true)
         );
         assert!(parse_attach(&["tty".into()]).is_err());
+    }
+
+    #[test]
+    fn network_values_like_docker() {
+        // Checked against docker 28.2.2's messages and request bodies.
+        assert_eq!(parse_extra_host("v6:[::2]").unwrap(), "v6:::2");
+        assert_eq!(parse_extra_host("h: 1.2.3.4").unwrap(), "h: 1.2.3.4");
+        assert_eq!(
+            parse_extra_host("a:b=1.2.3.4").unwrap_err().message,
+            "bad format for add-host: \"a:b=1.2.3.4\""
+        );
+        assert_eq!(
+            parse_extra_host(":1.2.3.4").unwrap_err().message,
+            "bad format for add-host: \":1.2.3.4\""
+        );
+        assert_eq!(
+            parse_extra_host("a:b:c").unwrap_err().message,
+            "invalid IP address in add-host: \"b:c\""
+        );
+        assert_eq!(
+            parse_extra_host("x:[host-gateway]").unwrap_err().message,
+            "invalid IP address in add-host: \"host-gateway\""
+        );
+        assert_eq!(canonical_ip(" 1.1.1.1").as_deref(), Some("1.1.1.1"));
+        assert_eq!(canonical_ip("::ffff:1.2.3.4").as_deref(), Some("1.2.3.4"));
+        assert_eq!(canonical_ip("fd00:0::1").as_deref(), Some("fd00::1"));
+        assert_eq!(canonical_ip("nope"), None);
+        assert_eq!(validate_dns_search("example.com.").unwrap(), "example.com");
+        assert_eq!(validate_dns_search(" a.b ").unwrap(), "a.b");
+        assert_eq!(validate_dns_search(".").unwrap(), ".");
+        assert_eq!(validate_dns_search("x-1.io").unwrap(), "x-1.io");
+        for bad in ["bad..x", "-a.com", "a:b.com", "1.2.3", "a-.com", ""] {
+            assert_eq!(
+                validate_dns_search(bad).unwrap_err(),
+                format!("{bad} is not a valid domain")
+            );
+        }
+        assert!(is_mac("02:42:ac:11:00:02"));
+        assert!(is_mac("02-42-AC-11-00-02"));
+        assert!(is_mac("0242.ac11.0002"));
+        assert!(!is_mac("zz"));
+        assert!(!is_mac("02:42:ac:11:00"));
+        assert!(!is_mac("02:42:ac:11:00:0g"));
+        assert!(validate_link("web:w").is_ok());
+        assert!(validate_link("db").is_ok());
+        assert_eq!(
+            validate_link("a:b:c").unwrap_err(),
+            "bad format for links: a:b:c"
+        );
+        assert_eq!(csv_values("a,b"), ["a", "b"]);
+        assert_eq!(csv_values("\"a,b\",c"), ["a,b", "c"]);
+        assert!(csv_values("").is_empty());
     }
 }

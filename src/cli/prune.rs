@@ -49,7 +49,7 @@ pub fn prune_path(a: &PruneArgs) -> std::result::Result<String, String> {
 }
 
 /// docker's `PromptForConfirmation`: the question, " [y/N] ", and a "y" or "Y" answer.
-fn confirm(question: &str, input: &mut dyn BufRead, out: &mut dyn Write) -> bool {
+pub fn confirm(question: &str, input: &mut dyn BufRead, out: &mut dyn Write) -> bool {
     let _ = write!(out, "{question} [y/N] ").and_then(|_| out.flush());
     let mut answer = String::new();
     if input.read_line(&mut answer).is_err() {

@@ -6,6 +6,7 @@
 
 use super::api::{self, query};
 use super::create;
+use super::endpoints;
 use super::progress::{self, Output};
 use super::pull;
 use crate::util::reference::Reference as Named;
@@ -154,6 +155,10 @@ fn create_container(
         let named = Named::parse(&a.image)?;
         pull(cli, a, &named)?;
     }
+    // docker 28 refuses an endpoint MAC address below API 1.44, the version berth speaks.
+    if endpoints::wants_mac(&body["NetworkingConfig"]["EndpointsConfig"]) {
+        return Err(Error::invalid(endpoints::MAC_NEEDS_1_44));
+    }
     let mut bytes = serde_json::to_vec(body)
         .map_err(|e| Error::system(format!("encode the create request: {e}")))?;
     bytes.push(b'\n');
@@ -190,6 +195,9 @@ fn create_container(
             eprintln!("WARNING: {w}");
         }
     }
+    if let Some(w) = localhost_dns_warning(&body["HostConfig"]["Dns"]) {
+        eprintln!("WARNING: {w}");
+    }
     let id = answer["Id"]
         .as_str()
         .ok_or_else(|| Error::invalid("the create answer has no Id"))?
@@ -198,6 +206,15 @@ fn create_container(
         std::fs::write(f, &id).ctx(|| format!("write the container ID file {f}"))?;
     }
     Ok(id)
+}
+
+/// docker's warning, added to the daemon's, when a `--dns` server is a loopback address.
+fn localhost_dns_warning(dns: &Value) -> Option<String> {
+    dns.as_array()?
+        .iter()
+        .filter_map(|d| d.as_str()?.parse::<std::net::IpAddr>().ok())
+        .find(|ip| ip.is_loopback())
+        .map(|ip| format!("Localhost DNS ({ip}) may fail in containers."))
 }
 
 /// The pull `run` and `create` do: its progress on stderr (nothing with `-q`), since
@@ -210,4 +227,20 @@ fn pull(cli: &mut Cli, a: &RunArgs, named: &Named) -> Result<()> {
         (Box::new(stderr.lock()), progress::output_of(&stderr))
     };
     pull::create_image(cli, named, false, a.platform.as_deref(), &mut out, output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn localhost_dns_is_warned_about() {
+        assert_eq!(
+            localhost_dns_warning(&json!(["1.1.1.1", "127.0.0.1", "::1"])).as_deref(),
+            Some("Localhost DNS (127.0.0.1) may fail in containers.")
+        );
+        assert_eq!(localhost_dns_warning(&json!(["1.1.1.1"])), None);
+        assert_eq!(localhost_dns_warning(&json!([])), None);
+    }
 }

@@ -61,13 +61,31 @@ pub struct RunArgs {
     /// expose a port or a range of ports
     #[argh(option)]
     pub expose: Vec<String>,
-    /// connect the container to a network (also --net)
+    /// connect the container to a network: NAME, or name=NAME[,alias=A][,ip=IP]... (also --net)
     #[argh(option)]
-    pub network: Option<String>,
-    /// add a host-to-IP mapping (HOST:IP)
+    pub network: Vec<String>,
+    /// add a network-scoped alias for the container (also --net-alias)
+    #[argh(option)]
+    pub network_alias: Vec<String>,
+    /// IPv4 address on the first network (e.g. 172.30.100.104)
+    #[argh(option)]
+    pub ip: Option<String>,
+    /// IPv6 address on the first network (e.g. 2001:db8::33)
+    #[argh(option)]
+    pub ip6: Option<String>,
+    /// link-local address on the first network
+    #[argh(option)]
+    pub link_local_ip: Vec<String>,
+    /// MAC address (refused: needs API 1.44, berth speaks 1.41)
+    #[argh(option)]
+    pub mac_address: Option<String>,
+    /// add a link to another container (NAME[:ALIAS])
+    #[argh(option)]
+    pub link: Vec<String>,
+    /// add a host-to-IP mapping (HOST:IP or HOST=IP)
     #[argh(option)]
     pub add_host: Vec<String>,
-    /// set a DNS server
+    /// set a DNS server (an IP address)
     #[argh(option)]
     pub dns: Vec<String>,
     /// set a DNS search domain
@@ -229,6 +247,12 @@ pub const RUN_SPEC: FlagSpec = FlagSpec {
         "--publish",
         "--expose",
         "--network",
+        "--network-alias",
+        "--ip",
+        "--ip6",
+        "--link-local-ip",
+        "--mac-address",
+        "--link",
         "--add-host",
         "--dns",
         "--dns-search",
@@ -270,6 +294,7 @@ pub const RUN_SPEC: FlagSpec = FlagSpec {
     stop_at_positional: true,
     aliases: &[
         ("--net", "--network"),
+        ("--net-alias", "--network-alias"),
         ("--sig-proxy=false", "--no-sig-proxy"),
         ("--sig-proxy=0", "--no-sig-proxy"),
         ("--dns-opt", "--dns-option"),

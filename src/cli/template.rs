@@ -177,6 +177,11 @@ impl Exec<'_> {
                 }
                 let name = path.join(".");
                 if self.header {
+                    // docker's `SubHeaderContext.Label`: the key's last dotted part.
+                    if let (true, [Some(Json::Str(key))]) = (name == "Label", args.as_slice()) {
+                        let last = key.rsplit('.').next().unwrap_or("");
+                        return Ok(Some(Json::Str(last.replace(['-', '_'], " "))));
+                    }
                     return Ok(lookup(dot, path));
                 }
                 match (self.methods.get(&name), args.as_slice()) {
@@ -518,7 +523,12 @@ mod tests {
             Json::parse(r#"{"ID":"CONTAINER ID","Names":"NAMES","Label":"LABEL"}"#).unwrap();
         assert_eq!(
             t.execute_with(&header, &Json::Null, true).unwrap(),
-            "CONTAINER ID\\tLABEL|NAMES"
+            "CONTAINER ID\\ta|NAMES"
+        );
+        let t = Template::parse(r#"{{.Label "com.example.some_thing-x"}}"#).unwrap();
+        assert_eq!(
+            t.execute_with(&header, &Json::Null, true).unwrap(),
+            "some thing x"
         );
     }
 }

@@ -188,6 +188,82 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Go's `time.Time.String()` for an RFC 3339 time in UTC, as docker's formatters print
+/// a network's `CreatedAt`: "2026-11-28 19:11:35.18134794 +0000 UTC". Unparsable text is
+/// Go's zero time.
+pub fn go_time_string_rfc3339(rfc3339: &str) -> String {
+    // Nanoseconds in an i64 reach back to 1677; earlier times (Go's zero time) print as it.
+    let recent = rfc3339.get(..4).and_then(|y| y.parse::<u32>().ok()) >= Some(1900);
+    let parsed = recent
+        .then(|| crate::util::time::parse_rfc3339(rfc3339))
+        .flatten();
+    let rfc = match parsed {
+        Some(nanos) => crate::util::time::rfc3339_nanos(nanos),
+        None => crate::util::time::ZERO_TIME.to_string(),
+    };
+    let body = rfc.trim_end_matches('Z');
+    format!("{} {} +0000 UTC", &body[..10], &body[11..])
+}
+
+/// `sortorder.NaturalLess`, the order docker sorts network names and port lines in: runs
+/// of digits compare as numbers and sort before other bytes, the rest bytewise.
+pub fn natural_less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return da;
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i] < b[j];
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let (nz_a, nz_b) = (i, j);
+        while i < a.len() && a[i].is_ascii_digit() {
+            i += 1;
+        }
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let (na, nb) = (&a[nz_a..i], &b[nz_b..j]);
+        if na.len() != nb.len() {
+            return na.len() < nb.len();
+        }
+        if na != nb {
+            return na < nb;
+        }
+        if nz_a != nz_b {
+            return nz_a < nz_b;
+        }
+    }
+    a.len() < b.len()
+}
+
+/// Sorts with `natural_less`, stably, as Go's `sort.Slice` does for distinct keys.
+pub fn natural_sort_by<T>(items: &mut [T], key: impl Fn(&T) -> &str) {
+    items.sort_by(|x, y| {
+        let (kx, ky) = (key(x), key(y));
+        if natural_less(kx, ky) {
+            std::cmp::Ordering::Less
+        } else if natural_less(ky, kx) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+}
+
 /// docker's `Ellipsis`: at most `max` characters, the last one "…" when cut.
 pub fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -394,5 +470,39 @@ mod tests {
         assert_eq!(api_timestamp("1798675200.5", now).unwrap(), "1798675200.5");
         assert!(api_timestamp("yesterday", now).is_err());
         assert!(api_timestamp("2026-13-01", now).is_err());
+    }
+
+    #[test]
+    fn natural_order_like_sortorder() {
+        let mut names = vec![
+            "none", "net10", "host", "net9", "bridge", "cap-net1", "net09",
+        ];
+        natural_sort_by(&mut names, |s| s);
+        assert_eq!(
+            names,
+            ["bridge", "cap-net1", "host", "net9", "net09", "net10", "none"]
+        );
+        // Digits before other bytes: IPv4 before "[::]" (port_test.go's golden files).
+        assert!(natural_less("0.0.0.0:5678", "[::]:5678"));
+        assert!(natural_less("9/tcp -> :1", "80/tcp -> 0.0.0.0:1"));
+        assert!(!natural_less("a", "a"));
+        assert!(natural_less("a", "ab"));
+    }
+
+    #[test]
+    fn go_time_strings_of_rfc3339() {
+        assert_eq!(
+            go_time_string_rfc3339("2026-11-28T19:11:35.18134794Z"),
+            "2026-11-28 19:11:35.18134794 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_string_rfc3339("2026-11-28T19:06:21Z"),
+            "2026-11-28 19:06:21 +0000 UTC"
+        );
+        assert_eq!(go_time_string_rfc3339(""), "0001-01-01 00:00:00 +0000 UTC");
+        assert_eq!(
+            go_time_string_rfc3339("0001-01-01T00:00:00Z"),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
     }
 }

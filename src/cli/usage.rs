@@ -1,7 +1,7 @@
 //! The client's command table and usage texts: docker's usage line and argument counts
 //! for each command (and docker's message when the count is wrong), the commands `berth
-//! --help` lists, and the `container`/`image` management groups. Text only; parsing and
-//! dispatch are `mod.rs`'s.
+//! --help` lists, and the `container`/`image`/`network` management groups. Text only;
+//! parsing and dispatch are `mod.rs`'s.
 
 /// docker's usage line for each command and how many arguments it takes (min, max).
 pub const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
@@ -23,6 +23,7 @@ pub const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
     ("logout", "[SERVER]", 0, Some(1)),
     ("logs", "[OPTIONS] CONTAINER", 1, Some(1)),
     ("prune", "[OPTIONS]", 0, Some(0)),
+    ("port", "CONTAINER [PRIVATE_PORT[/PROTO]]", 1, Some(2)),
     ("ps", "[OPTIONS]", 0, Some(0)),
     ("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", 1, Some(1)),
     ("push", "[OPTIONS] NAME[:TAG]", 1, Some(1)),
@@ -39,6 +40,32 @@ pub const USAGE: &[(&str, &str, usize, Option<usize>)] = &[
     ("wait", "CONTAINER [CONTAINER...]", 1, None),
 ];
 
+/// docker's usage lines and argument counts for `network` subcommands.
+pub const NETWORK_USAGE: &[(&str, &str, usize, Option<usize>)] = &[
+    ("connect", "[OPTIONS] NETWORK CONTAINER", 2, Some(2)),
+    ("create", "[OPTIONS] NETWORK", 1, Some(1)),
+    ("disconnect", "[OPTIONS] NETWORK CONTAINER", 2, Some(2)),
+    ("inspect", "[OPTIONS] NETWORK [NETWORK...]", 1, None),
+    ("ls", "[OPTIONS]", 0, Some(0)),
+    ("prune", "[OPTIONS]", 0, Some(0)),
+    ("rm", "NETWORK [NETWORK...]", 1, None),
+];
+
+/// The usage entry for a command path.
+fn entry(path: &[&str]) -> Option<&'static (&'static str, &'static str, usize, Option<usize>)> {
+    match (path.get(1).copied(), path.get(2).copied()) {
+        (Some("network"), Some(sub)) => {
+            let sub = match sub {
+                "list" => "ls",
+                "remove" => "rm",
+                s => s,
+            };
+            NETWORK_USAGE.iter().find(|u| u.0 == sub)
+        }
+        _ => USAGE.iter().find(|u| u.0 == classic(path)),
+    }
+}
+
 /// The classic command a path names (`berth container ls` is `ps`).
 pub fn classic<'a>(path: &[&'a str]) -> &'a str {
     match (path.get(1).copied(), path.get(2).copied()) {
@@ -53,22 +80,23 @@ pub fn classic<'a>(path: &[&'a str]) -> &'a str {
 }
 
 pub fn usage_line(path: &[&str]) -> String {
-    let usage = USAGE
-        .iter()
-        .find(|u| u.0 == classic(path))
-        .map(|u| u.1)
-        .unwrap_or("[OPTIONS]");
+    let usage = entry(path).map(|u| u.1).unwrap_or("[OPTIONS]");
     format!("Usage:  {} {usage}", path.join(" "))
 }
 
 /// docker's message for a wrong number of arguments, if `n` is one.
 pub fn count_error(path: &[&str], n: usize) -> Option<String> {
-    let &(_, _, min, max) = USAGE.iter().find(|u| u.0 == classic(path))?;
+    let &(_, _, min, max) = entry(path)?;
     let cmd = path.join(" ");
     let args = |k: usize| if k == 1 { "argument" } else { "arguments" };
     let (what, see) = match max {
         Some(0) if n > 0 => ("accepts no arguments".to_string(), "Run"),
         Some(m) if m == min && n != m => (format!("requires {m} {}", args(m)), "Run"),
+        // docker's RequiresRangeArgs.
+        Some(m) if min > 0 && (n < min || n > m) => (
+            format!("requires at least {min} and at most {m} {}", args(m)),
+            "Run",
+        ),
         _ if n < min => (format!("requires at least {min} {}", args(min)), "See"),
         Some(m) if n > m => (format!("requires at most {m} {}", args(m)), "See"),
         _ => return None,
@@ -101,6 +129,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("login", "Authenticate to a registry"),
     ("logout", "Log out from a registry"),
     ("logs", "Fetch the logs of a container"),
+    (
+        "port",
+        "List port mappings or a specific mapping for the container",
+    ),
     ("ps", "List containers"),
     ("pull", "Download an image from a registry"),
     ("push", "Upload an image to a registry"),
@@ -127,8 +159,21 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 pub const CONTAINER_SUBS: &[&str] = &[
-    "attach", "create", "inspect", "kill", "logs", "ls", "rename", "restart", "rm", "run", "start",
-    "stop", "wait",
+    "attach", "create", "inspect", "kill", "logs", "ls", "port", "rename", "restart", "rm", "run",
+    "start", "stop", "wait",
+];
+/// `network` subcommands and what `berth network --help` says of them.
+pub const NETWORK_SUBS: &[(&str, &str)] = &[
+    ("connect", "Connect a container to a network"),
+    ("create", "Create a network"),
+    ("disconnect", "Disconnect a container from a network"),
+    (
+        "inspect",
+        "Display detailed information on one or more networks",
+    ),
+    ("ls", "List networks"),
+    ("prune", "Remove all unused networks"),
+    ("rm", "Remove one or more networks"),
 ];
 pub const IMAGE_SUBS: &[&str] = &[
     "history", "import", "inspect", "load", "ls", "prune", "pull", "push", "rm", "save", "tag",
@@ -142,7 +187,7 @@ pub fn usage() -> String {
          -H, --host string        Daemon socket to connect to (unix:///path or tcp://host:port)\n  \
          -l, --log-level string   Set the logging level (accepted, no effect)\n  \
          -v, --version            Print version information and quit\n\nManagement Commands:\n  \
-         container   Manage containers\n  image       Manage images\n\nCommands:\n",
+         container   Manage containers\n  image       Manage images\n  network     Manage networks\n\nCommands:\n",
     );
     for (name, what) in COMMANDS {
         s.push_str(&format!("  {name:<11} {what}\n"));
@@ -151,10 +196,15 @@ pub fn usage() -> String {
     s
 }
 
-pub fn management_usage(group: &str, subs: &[&str]) -> String {
+/// The help of a management group; subcommands with what they do, where that is known.
+pub fn management_usage(group: &str, subs: &[(&str, &str)]) -> String {
     let mut s = format!("Usage:  berth {group} COMMAND\n\nManage {group}s\n\nCommands:\n");
-    for sub in subs {
-        s.push_str(&format!("  {sub}\n"));
+    for (sub, what) in subs {
+        if what.is_empty() {
+            s.push_str(&format!("  {sub}\n"));
+        } else {
+            s.push_str(&format!("  {sub:<11} {what}\n"));
+        }
     }
     s.push_str(&format!(
         "\nRun 'berth {group} COMMAND --help' for more information on a command.\n"
@@ -188,6 +238,26 @@ mod tests {
             .contains("Usage:  berth container ls [OPTIONS]"));
         assert_eq!(count_error(&["berth", "import"], 2), None);
         assert!(count_error(&["berth", "import"], 3).is_some());
+        // Checked against docker 28.2.2.
+        assert_eq!(
+            count_error(&["berth", "port"], 3).unwrap(),
+            "berth: 'berth port' requires at least 1 and at most 2 arguments\n\nUsage:  berth port CONTAINER [PRIVATE_PORT[/PROTO]]\n\nRun 'berth port --help' for more information"
+        );
+        assert_eq!(count_error(&["berth", "port"], 2), None);
+        assert_eq!(
+            count_error(&["berth", "network", "create"], 2).unwrap(),
+            "berth: 'berth network create' requires 1 argument\n\nUsage:  berth network create [OPTIONS] NETWORK\n\nRun 'berth network create --help' for more information"
+        );
+        assert_eq!(
+            count_error(&["berth", "network", "rm"], 0).unwrap(),
+            "berth: 'berth network rm' requires at least 1 argument\n\nUsage:  berth network rm NETWORK [NETWORK...]\n\nSee 'berth network rm --help' for more information"
+        );
+        assert!(count_error(&["berth", "network", "ls"], 1)
+            .unwrap()
+            .starts_with("berth: 'berth network ls' accepts no arguments\n\nUsage:  berth network ls [OPTIONS]\n"));
+        assert!(count_error(&["berth", "network", "connect"], 1)
+            .unwrap()
+            .starts_with("berth: 'berth network connect' requires 2 arguments\n"));
     }
 
     #[test]

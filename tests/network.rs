@@ -130,20 +130,23 @@ fn containers_reach_each_other_by_ip_and_by_name() {
     let d = Daemon::start();
     d.import_busybox("bb");
     // Default bridge: by IP.
-    d.ok(&["run", "-d", "--name", "a", "-h", "a", "bb", "sh", "-c", WEB]);
-    let ip_a = ip_of(&d, "a");
+    d.ok(&["run", "-d", "--name", "ca", "-h", "ca", "bb", "sh", "-c", WEB]);
+    let ip_a = ip_of(&d, "ca");
     get_eventually(&format!("{ip_a}:80"));
     let out = d.ok(&["run", "--rm", "bb", "wget", "-qO-", &format!("http://{ip_a}/index.html")]);
-    assert!(out.contains("hello from a"), "{out}");
+    assert!(out.contains("hello from ca"), "{out}");
 
-    // A user network: by name and alias, both ways, a later container included.
+    // A user network: by name and alias, both ways, a later container included. Names
+    // not in /etc/hosts go to DNS: the test's own gateway, where nothing answers, so no
+    // query leaves the test's addresses and a miss fails at once.
+    let dns = d.bip.split('/').next().unwrap().to_string();
     d.ok(&["network", "create", "app"]);
-    d.ok(&["run", "-d", "--name", "first", "-h", "first", "--network", "app", "--network-alias", "svc", "bb", "sh", "-c",
+    d.ok(&["run", "-d", "--name", "first", "-h", "first", "--network", "app", "--network-alias", "svc", "--dns", &dns, "bb", "sh", "-c",
         &format!("{WEB} & until wget -qO- http://second/index.html; do sleep 0.1; done; sleep 600")]);
-    d.ok(&["run", "-d", "--name", "second", "-h", "second", "--network", "app", "bb", "sh", "-c", WEB]);
+    d.ok(&["run", "-d", "--name", "second", "-h", "second", "--network", "app", "--dns", &dns, "bb", "sh", "-c", WEB]);
     get_eventually(&format!("{}:80", ip_of(&d, "second")));
     for target in ["first", "svc", "second"] {
-        let out = d.berth(&["run", "--rm", "--network", "app", "bb", "wget", "-qO-", &format!("http://{target}/index.html")]);
+        let out = d.berth(&["run", "--rm", "--network", "app", "--dns", &dns, "bb", "wget", "-qO-", &format!("http://{target}/index.html")]);
         assert!(stdout(&out).contains("hello from"), "{target}: {}{}", stdout(&out), stderr(&out));
     }
     // The first container found the second, which started after it.
@@ -153,7 +156,7 @@ fn containers_reach_each_other_by_ip_and_by_name() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Names do not leak onto the default bridge.
-    let out = d.berth(&["run", "--rm", "bb", "wget", "-qO-", "-T", "1", "http://first/index.html"]);
+    let out = d.berth(&["run", "--rm", "--dns", &dns, "bb", "wget", "-qO-", "-T", "1", "http://first/index.html"]);
     assert!(!out.status.success());
     // The network cannot go while used; it goes once empty, with its bridge.
     let bridge = inspect(&d, "app", "{{index .Options \"com.docker.network.bridge.name\"}}");

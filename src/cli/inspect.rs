@@ -19,7 +19,7 @@ pub struct InspectArgs {
     /// format the output using a Go template
     #[argh(option, short = 'f')]
     format: Option<String>,
-    /// only inspect objects of this type: container or image
+    /// only inspect objects of this type: container, image or network
     #[argh(option, long = "type")]
     kind: Option<String>,
     /// display total file sizes if the type is container
@@ -50,18 +50,21 @@ fn document(cli: &mut Cli, kind: Option<&str>, name: &str, size: bool) -> Result
         if size { "?size=1" } else { "" }
     );
     let image = format!("/images/{name}/json");
+    let network = format!("/networks/{name}");
     match kind {
         Some("container") => fetch(cli, &container),
         Some("image") => fetch(cli, &image),
-        _ => match fetch(cli, &container) {
-            Err(e) if e.kind == Kind::NotFound => match fetch(cli, &image) {
-                Err(e) if e.kind == Kind::NotFound => {
-                    Err(Error::not_found(format!("Error: No such object: {name}")))
+        Some("network") => fetch(cli, &network),
+        // docker tries containers, images, then networks (volumes and plugins berth has not).
+        _ => {
+            for path in [&container, &image, &network] {
+                match fetch(cli, path) {
+                    Err(e) if e.kind == Kind::NotFound => continue,
+                    r => return r,
                 }
-                r => r,
-            },
-            r => r,
-        },
+            }
+            Err(Error::not_found(format!("Error: No such object: {name}")))
+        }
     }
 }
 
@@ -97,7 +100,7 @@ pub fn inspect(cli: &mut Cli, path: &[&str], words: &[&str], kind: Option<&str>)
         Err(c) => return c,
     };
     let kind = kind.or(a.kind.as_deref());
-    if let Some(k) = kind.filter(|k| !matches!(*k, "container" | "image")) {
+    if let Some(k) = kind.filter(|k| !matches!(*k, "container" | "image" | "network")) {
         eprintln!("{k:?} is not a valid value for --type");
         return 1;
     }

@@ -142,9 +142,11 @@ impl Message {
         self
     }
 
+    /// Closes the innermost nested attribute. Panics if it outgrew nla_len (u16): a caller
+    /// that nests many items (nf_tables set elements) splits them across messages.
     pub fn end_nest(&mut self) -> &mut Message {
         let start = self.nests.pop().expect("end_nest without nest");
-        let len = (self.buf.len() - start) as u16;
+        let len = u16::try_from(self.buf.len() - start).expect("nested attribute longer than 64 KiB");
         self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         self
     }
@@ -325,6 +327,27 @@ impl Socket {
             })
             .ctx(|| "spawn a thread to enter a network namespace")?;
         joined.join().map_err(|_| Error::system("netns thread panicked"))?
+    }
+
+    /// Makes room for one datagram of `send` bytes and for `recv` bytes of answers queued
+    /// before the first read. The kernel refuses a datagram larger than the send buffer
+    /// (netlink_sendmsg: EMSGSIZE), and an nfnetlink batch queues all its acks before
+    /// sendmsg returns, dropping those that do not fit (ENOBUFS). The *FORCE options pass
+    /// the wmem_max/rmem_max caps with CAP_NET_ADMIN; without it, the capped ones are tried.
+    /// Buffers never shrink below the kernel's default.
+    pub fn reserve(&self, send: usize, recv: usize) -> Result<()> {
+        use nix::sys::socket::sockopt::{RcvBuf, RcvBufForce, SndBuf, SndBufForce};
+        // net.core.wmem_default / rmem_default on a stock kernel.
+        const DEFAULT: usize = 212_992;
+        let send = send.max(DEFAULT);
+        let recv = recv.max(DEFAULT);
+        socket::setsockopt(&self.fd, SndBufForce, &send)
+            .or_else(|_| socket::setsockopt(&self.fd, SndBuf, &send))
+            .ctx(|| format!("set netlink send buffer to {send} bytes"))?;
+        socket::setsockopt(&self.fd, RcvBufForce, &recv)
+            .or_else(|_| socket::setsockopt(&self.fd, RcvBuf, &recv))
+            .ctx(|| format!("set netlink receive buffer to {recv} bytes"))?;
+        Ok(())
     }
 
     pub fn next_seq(&mut self) -> u32 {

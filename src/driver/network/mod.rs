@@ -1,0 +1,2 @@
+//! The bridge network driver: bridges, veth pairs, addresses and published ports.
+pub mod firewall;

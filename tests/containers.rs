@@ -42,10 +42,16 @@ fn isolation_is_real() {
     d.ok(&["start", id.as_str()]);
     d.ok(&["wait", id.as_str()]);
     assert_eq!(d.ok(&["logs", id.as_str()]).trim(), &id[..12]);
-    // A new network namespace with only loopback, up.
-    let (_, out, _) = run(&d, &["bb", "cat", "/proc/net/dev"]);
-    let ifaces: Vec<&str> = out.lines().skip(2).map(|l| l.split(':').next().unwrap_or("").trim()).collect();
-    assert_eq!(ifaces, ["lo"], "{out}");
+    // A new network namespace: with --network none only loopback, up; by default also
+    // eth0 on the daemon's bridge.
+    let ifaces = |args: &[&str]| -> Vec<String> {
+        let (_, out, _) = run(&d, args);
+        out.lines().skip(2).map(|l| l.split(':').next().unwrap_or("").trim().to_string()).collect()
+    };
+    assert_eq!(ifaces(&["--network", "none", "bb", "cat", "/proc/net/dev"]), ["lo"]);
+    let mut all = ifaces(&["bb", "cat", "/proc/net/dev"]);
+    all.sort();
+    assert_eq!(all, ["eth0", "lo"]);
 }
 
 #[test]

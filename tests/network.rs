@@ -97,6 +97,48 @@ fn published_ports_and_the_bridge_reach_containers() {
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
 }
 
+/// A UDP echo server ("udpecho PORT": answers every datagram with "re:" and the datagram,
+/// and prints it), built static because Debian's busybox has no UDP server applet.
+const UDPECHO_C: &str = r#"
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(argv[1]));
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind"); return 1; }
+    for (;;) {
+        char buf[1500], out[1504] = "re:";
+        struct sockaddr_in from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n < 0) return 1;
+        memcpy(out + 3, buf, n);
+        sendto(s, out, n + 3, 0, (struct sockaddr *)&from, len);
+        fwrite(buf, 1, n, stdout);
+        fflush(stdout);
+    }
+}
+"#;
+
+/// Imports busybox plus /bin/udpecho as `name`.
+fn import_with_udpecho(d: &Daemon, name: &str) {
+    let dir = d.root.join("udpecho-root");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar").arg("-C").arg(&dir).arg("-xf").arg(busybox_tar(&d.root)).status().unwrap().success());
+    let src = d.root.join("udpecho.c");
+    std::fs::write(&src, UDPECHO_C).unwrap();
+    let out = Command::new("gcc").args(["-static", "-O2", "-o"]).arg(dir.join("bin/udpecho")).arg(&src).output().expect("gcc");
+    assert!(out.status.success(), "gcc: {}", String::from_utf8_lossy(&out.stderr));
+    let tar = d.root.join("udpecho.tar");
+    assert!(Command::new("tar").arg("-C").arg(&dir).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
+    d.ok(&["import", tar.to_str().unwrap(), name]);
+}
+
 #[test]
 fn udp_and_the_userland_proxy() {
     if !root_or_skip("udp_and_the_userland_proxy") {
@@ -104,21 +146,24 @@ fn udp_and_the_userland_proxy() {
     }
     for proxy in [false, true] {
         let d = if proxy { Daemon::start_flags(&["--userland-proxy-only"]) } else { Daemon::start() };
-        d.import_busybox("bb");
-        d.ok(&["run", "-d", "--name", "echo", "-p", "127.0.0.1::5353/udp", "-p", "127.0.0.1::80", "bb", "sh", "-c", &format!("nc -u -l -p 5353 & {WEB}")]);
+        import_with_udpecho(&d, "bb");
+        d.ok(&["run", "-d", "--name", "echo", "-p", "127.0.0.1::5353/udp", "-p", "127.0.0.1::80", "bb", "sh", "-c", &format!("udpecho 5353 & {WEB}")]);
         let udp = published_port(&d, "echo", "5353/udp");
         let tcp = published_port(&d, "echo", "80/tcp");
         assert!(get_eventually(&format!("127.0.0.1:{tcp}")).contains("hello"), "proxy={proxy}");
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 64];
         loop {
             s.send_to(b"ping-over-udp\n", ("127.0.0.1", udp)).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-            if d.ok(&["logs", "echo"]).contains("ping-over-udp") {
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                assert_eq!(&buf[..n], b"re:ping-over-udp\n", "proxy={proxy}");
                 break;
             }
-            assert!(Instant::now() < deadline, "the datagram never reached the container (proxy={proxy})");
+            assert!(Instant::now() < deadline, "no answer over UDP (proxy={proxy}): {}", d.ok(&["logs", "echo"]));
         }
+        assert!(d.ok(&["logs", "echo"]).contains("ping-over-udp"));
     }
 }
 

@@ -83,7 +83,7 @@ impl NetworkWire {
 fn matches(n: &Network, filters: &BTreeMap<String, Vec<String>>, in_use: &dyn Fn(&str) -> bool) -> Result<bool> {
     for (key, values) in filters {
         let ok = match key.as_str() {
-            "driver" => values.iter().any(|v| *v == n.spec.driver),
+            "driver" => values.contains(&n.spec.driver),
             "id" => values.iter().any(|v| n.id.starts_with(v.as_str())),
             "name" => values.iter().any(|v| n.name.contains(v.as_str())),
             "scope" => values.iter().any(|v| v == "local"),

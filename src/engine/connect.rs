@@ -85,7 +85,14 @@ impl Engine {
         if nets.is_empty() {
             return Ok(());
         }
-        let reqs = ports::requests(&c.spec.host.port_bindings, c.spec.host.publish_all_ports, &c.spec.exposed_ports)?;
+        let bindings: Vec<(&str, &str, &str)> = c
+            .spec
+            .host
+            .port_bindings
+            .iter()
+            .flat_map(|(k, list)| list.iter().map(move |b| (k.as_str(), b.host_ip.as_str(), b.host_port.as_str())))
+            .collect();
+        let reqs = ports::requests(&bindings, c.spec.host.publish_all_ports, &c.spec.exposed_ports)?;
         let mut eps: Vec<(Network, EndpointState)> = Vec::with_capacity(nets.len());
         for (i, (name, settings)) in nets.iter().enumerate() {
             let net = self.network_for(name, settings)?;

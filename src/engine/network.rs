@@ -247,7 +247,7 @@ impl Engine {
             None => match existing.as_ref().and_then(|n| Some((n.gateway()?, n.subnet()?))) {
                 Some((g, s)) if existing.as_ref().is_some_and(|n| n.spec.bridge == cfg.bridge) => (g, s),
                 _ => {
-                    let mut used = self.net.host_subnets(&[cfg.bridge.clone()])?;
+                    let mut used = self.net.host_subnets(std::slice::from_ref(&cfg.bridge))?;
                     used.extend(self.networks().iter().filter(|n| n.name != BRIDGE).filter_map(Network::subnet));
                     let s = ipam::choose_subnet(&cfg.address_pools, &used).ok_or_else(|| {
                         Error::system("no free subnet for the default bridge: set one with --bip")

@@ -6,6 +6,7 @@ pub mod fs;
 pub mod memfd;
 pub mod netif;
 pub mod netlink;
+pub mod nftables;
 pub mod proc;
 pub mod pty;
 pub mod rtnetlink;

@@ -17,13 +17,10 @@ pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 pub const NLM_F_REQUEST: u16 = 0x1;
-pub const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
-pub const NLM_F_ECHO: u16 = 0x8;
 pub const NLM_F_ROOT: u16 = 0x100;
 pub const NLM_F_MATCH: u16 = 0x200;
 pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
-pub const NLM_F_REPLACE: u16 = 0x100;
 pub const NLM_F_EXCL: u16 = 0x200;
 pub const NLM_F_CREATE: u16 = 0x400;
 pub const NLM_F_APPEND: u16 = 0x800;
@@ -70,9 +67,6 @@ impl Message {
         Message { buf, nests: Vec::new() }
     }
 
-    pub fn ty(&self) -> u16 {
-        u16::from_ne_bytes([self.buf[4], self.buf[5]])
-    }
 
     pub fn flags(&self) -> u16 {
         u16::from_ne_bytes([self.buf[6], self.buf[7]])
@@ -108,9 +102,6 @@ impl Message {
         self.attr(ty, &[v])
     }
 
-    pub fn attr_u16(&mut self, ty: u16, v: u16) -> &mut Message {
-        self.attr(ty, &v.to_ne_bytes())
-    }
 
     pub fn attr_u32(&mut self, ty: u16, v: u32) -> &mut Message {
         self.attr(ty, &v.to_ne_bytes())
@@ -121,9 +112,6 @@ impl Message {
         self.attr(ty, &v.to_be_bytes())
     }
 
-    pub fn attr_be64(&mut self, ty: u16, v: u64) -> &mut Message {
-        self.attr(ty, &v.to_be_bytes())
-    }
 
     /// A NUL-terminated string.
     pub fn attr_str(&mut self, ty: u16, s: &str) -> &mut Message {
@@ -142,9 +130,11 @@ impl Message {
         self
     }
 
+    /// Closes the innermost nested attribute. Panics if it outgrew nla_len (u16): a caller
+    /// that nests many items (nf_tables set elements) splits them across messages.
     pub fn end_nest(&mut self) -> &mut Message {
         let start = self.nests.pop().expect("end_nest without nest");
-        let len = (self.buf.len() - start) as u16;
+        let len = u16::try_from(self.buf.len() - start).expect("nested attribute longer than 64 KiB");
         self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         self
     }
@@ -325,6 +315,27 @@ impl Socket {
             })
             .ctx(|| "spawn a thread to enter a network namespace")?;
         joined.join().map_err(|_| Error::system("netns thread panicked"))?
+    }
+
+    /// Makes room for one datagram of `send` bytes and for `recv` bytes of answers queued
+    /// before the first read. The kernel refuses a datagram larger than the send buffer
+    /// (netlink_sendmsg: EMSGSIZE), and an nfnetlink batch queues all its acks before
+    /// sendmsg returns, dropping those that do not fit (ENOBUFS). The *FORCE options pass
+    /// the wmem_max/rmem_max caps with CAP_NET_ADMIN; without it, the capped ones are tried.
+    /// Buffers never shrink below the kernel's default.
+    pub fn reserve(&self, send: usize, recv: usize) -> Result<()> {
+        use nix::sys::socket::sockopt::{RcvBuf, RcvBufForce, SndBuf, SndBufForce};
+        // net.core.wmem_default / rmem_default on a stock kernel.
+        const DEFAULT: usize = 212_992;
+        let send = send.max(DEFAULT);
+        let recv = recv.max(DEFAULT);
+        socket::setsockopt(&self.fd, SndBufForce, &send)
+            .or_else(|_| socket::setsockopt(&self.fd, SndBuf, &send))
+            .ctx(|| format!("set netlink send buffer to {send} bytes"))?;
+        socket::setsockopt(&self.fd, RcvBufForce, &recv)
+            .or_else(|_| socket::setsockopt(&self.fd, RcvBuf, &recv))
+            .ctx(|| format!("set netlink receive buffer to {recv} bytes"))?;
+        Ok(())
     }
 
     pub fn next_seq(&mut self) -> u32 {

@@ -10,7 +10,6 @@
 use super::firewall::{PortMap, Proto};
 use crate::error::{Error, Result};
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrIn};
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -72,22 +71,13 @@ fn parse_host_ip(s: &str) -> Result<Option<Ipv4Addr>> {
 /// The ports a container publishes: its bindings, plus every exposed port not bound yet
 /// when `publish_all` (`-P`), on a random host port. Sorted by container port, as Docker
 /// lists them.
-pub fn requests(
-    bindings: &BTreeMap<String, Vec<crate::engine::container::PortBinding>>,
-    publish_all: bool,
-    exposed: &[String],
-) -> Result<Vec<PortRequest>> {
+/// `bindings` are (container port "80/tcp", host address, host port or range), as in
+/// Docker's PortBindings.
+pub fn requests(bindings: &[(&str, &str, &str)], publish_all: bool, exposed: &[String]) -> Result<Vec<PortRequest>> {
     let mut out = Vec::new();
-    for (key, list) in bindings {
+    for (key, host_ip, host_port) in bindings {
         let (ctr_port, proto) = parse_port_key(key)?;
-        for b in list {
-            out.push(PortRequest {
-                proto,
-                ctr_port,
-                host_ip: parse_host_ip(&b.host_ip)?,
-                host_ports: parse_host_ports(&b.host_port)?,
-            });
-        }
+        out.push(PortRequest { proto, ctr_port, host_ip: parse_host_ip(host_ip)?, host_ports: parse_host_ports(host_port)? });
     }
     if publish_all {
         for key in exposed {
@@ -162,17 +152,10 @@ pub fn hold_again(map: &PortMap) -> Result<Held> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::container::PortBinding;
-
-    fn b(ip: &str, port: &str) -> PortBinding {
-        PortBinding { host_ip: ip.into(), host_port: port.into() }
-    }
 
     #[test]
     fn requests_from_bindings_and_exposed_ports() {
-        let mut m = BTreeMap::new();
-        m.insert("80/tcp".to_string(), vec![b("", "8080"), b("127.0.0.1", "")]);
-        m.insert("53/udp".to_string(), vec![b("0.0.0.0", "5300-5310")]);
+        let m = [("80/tcp", "", "8080"), ("80/tcp", "127.0.0.1", ""), ("53/udp", "0.0.0.0", "5300-5310")];
         let r = requests(&m, true, &["80/tcp".into(), "443/tcp".into()]).unwrap();
         assert_eq!(
             r,
@@ -188,10 +171,8 @@ mod tests {
 
     #[test]
     fn bad_bindings_are_refused() {
-        for (key, ip, port) in [("80/sctp", "", ""), ("x/tcp", "", ""), ("80", "::1", "80"), ("80", "nope", ""), ("80", "", "9-8"), ("80", "", "70000")] {
-            let mut m = BTreeMap::new();
-            m.insert(key.to_string(), vec![b(ip, port)]);
-            assert!(requests(&m, false, &[]).is_err(), "{key} {ip} {port}");
+        for b in [("80/sctp", "", ""), ("x/tcp", "", ""), ("80", "::1", "80"), ("80", "nope", ""), ("80", "", "9-8"), ("80", "", "70000")] {
+            assert!(requests(&[b], false, &[]).is_err(), "{b:?}");
         }
     }
 

@@ -7,7 +7,6 @@
 //! A socket acts in the network namespace it was opened in: `Rtnl::open_in` reaches a
 //! container's namespace without moving any daemon thread.
 
-#![allow(dead_code)] // used by the network driver (driver/network), wired by the integrator
 
 mod msg;
 
@@ -142,6 +141,7 @@ impl Rtnl {
         self.sock.request(msg::set_up(index), &format!("bring link {index} up"))
     }
 
+    #[cfg(test)]
     /// Makes link `index` a port of the bridge with index `master`.
     pub fn set_master(&mut self, index: u32, master: u32) -> Result<()> {
         let what = format!("set master of link {index} to link {master}");
@@ -159,6 +159,7 @@ impl Rtnl {
         self.sock.request(msg::set_mtu(index, mtu), &format!("set mtu of link {index} to {mtu}"))
     }
 
+    #[cfg(test)]
     /// Renames link `index` to `name`; the kernel refuses while the link is up.
     pub fn rename(&mut self, index: u32, name: &str) -> Result<()> {
         self.sock.request(msg::rename(index, name)?, &format!("rename link {index} to {name}"))
@@ -187,6 +188,7 @@ impl Rtnl {
         Ok(answers.iter().filter_map(|p| msg::parse_addr4(p)).collect())
     }
 
+    #[cfg(test)]
     /// Removes `addr`/`prefix` from link `index`.
     pub fn del_addr4(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
         let m = msg::del_addr4(index, addr, prefix)?;

@@ -137,6 +137,7 @@ pub fn set_up(index: u32) -> Message {
     change_link(index, up, up)
 }
 
+#[cfg(test)]
 /// `ip link set dev X master M`.
 pub fn set_master(index: u32, master: u32) -> Message {
     let mut m = change_link(index, 0, 0);
@@ -158,6 +159,7 @@ pub fn set_mtu(index: u32, mtu: u32) -> Message {
     m
 }
 
+#[cfg(test)]
 /// `ip link set dev X name NAME`.
 pub fn rename(index: u32, name: &str) -> Result<Message> {
     check_name(name)?;
@@ -202,6 +204,7 @@ pub fn add_addr4(index: u32, addr: Ipv4Addr, prefix: u8) -> Result<Message> {
     Ok(m)
 }
 
+#[cfg(test)]
 /// `ip addr del A/P dev X`.
 pub fn del_addr4(index: u32, addr: Ipv4Addr, prefix: u8) -> Result<Message> {
     check_prefix(prefix)?;

@@ -51,7 +51,7 @@ pub struct DaemonArgs {
     #[argh(option)]
     pub bip: Option<String>,
     /// subnets for networks without --subnet, as base=CIDR,size=PREFIX, repeatable (default
-    /// base=172.17.0.0/12,size=16 and base=192.168.0.0/16,size=20)
+    /// 172.17.0.0/16 to 172.31.0.0/16, then base=192.168.0.0/16,size=20)
     #[argh(option)]
     pub default_address_pool: Vec<String>,
     /// nf_tables table holding this daemon's NAT and filter rules (default berth)
@@ -69,6 +69,9 @@ pub struct DaemonArgs {
     /// mtu of bridges and container interfaces (default: the kernel's, 1500)
     #[argh(option, default = "0")]
     pub mtu: u32,
+    /// the address of `--add-host NAME:host-gateway` (default: the default bridge's gateway)
+    #[argh(option)]
+    pub host_gateway_ip: Option<String>,
     /// log level: debug, info, warn or error (default info)
     #[argh(option, short = 'l', default = "String::from(\"info\")")]
     pub log_level: String,
@@ -92,6 +95,10 @@ fn network_config(flags: &DaemonArgs) -> Result<crate::engine::NetConfig> {
     if flags.bridge != "none" {
         crate::sys::rtnetlink::check_name(&flags.bridge)?;
     }
+    let host_gateway_ip = match &flags.host_gateway_ip {
+        Some(ip) => Some(ip.parse().map_err(|_| crate::error::Error::invalid(format!("invalid --host-gateway-ip {ip:?}: not an IPv4 address")))?),
+        None => None,
+    };
     Ok(crate::engine::NetConfig {
         bridge: flags.bridge.clone(),
         bip: flags.bip.clone(),
@@ -101,6 +108,7 @@ fn network_config(flags: &DaemonArgs) -> Result<crate::engine::NetConfig> {
         ip_forward: flags.ip_forward,
         address_pools: pools,
         mtu: flags.mtu,
+        host_gateway_ip,
     })
 }
 

@@ -4,8 +4,10 @@
 //! ports on 127.0.0.1 (TCP and UDP, nf_tables and the userland proxy), `-P`, port
 //! conflicts, container ↔ container by IP and by name/alias on a user network (both ways,
 //! including a container started later), the `none`, `host` and `container:` modes, a
-//! daemon restart keeping published ports without duplicate rules, and stale interfaces
-//! removed at start-up.
+//! daemon restart keeping published ports without duplicate rules, stale interfaces
+//! removed at start-up, the container's /etc/hosts, /etc/resolv.conf, address, MAC and
+//! route, addresses under concurrent starts, stop and rm (IPAM rows in the GraphDB), and
+//! user networks kept apart except through published ports.
 
 mod common;
 use common::*;
@@ -373,4 +375,107 @@ fn the_docker_cli_drives_networks() {
     assert!(subnet.trim().ends_with("/28"), "{subnet}");
     docker(&["rm", "-f", "site"]);
     assert_eq!(docker(&["network", "rm", "web"]).trim(), "web");
+}
+
+/// Addresses in the test's GraphDB (IPAM rows): what a stopped or removed container must
+/// have given back.
+fn allocated(d: &Daemon) -> Vec<String> {
+    let db = rusqlite::Connection::open(d.data_root().join("berth.db")).expect("berth.db");
+    let mut st = db.prepare("SELECT ip FROM endpoints ORDER BY ip").unwrap();
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.flatten().collect()
+}
+
+#[test]
+fn container_files_and_addresses() {
+    if !root_or_skip("container_files_and_addresses") {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    let gw = d.bip.split('/').next().unwrap().to_string();
+
+    // /etc/hosts and /etc/resolv.conf as Docker writes them, the flags included.
+    d.ok(&["run", "-d", "--name", "box", "-h", "box", "--add-host", "db.test:10.1.2.3", "--dns", "10.9.9.9",
+        "--dns-search", "example.test", "--dns-option", "ndots:2", "bb", "sh", "-c",
+        "cat /etc/hosts; echo ==; cat /etc/resolv.conf; exec sleep 600"]);
+    let ip = ip_of(&d, "box");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut files = d.ok(&["logs", "box"]);
+    while !files.contains("nameserver") {
+        assert!(Instant::now() < deadline, "{files}");
+        std::thread::sleep(Duration::from_millis(50));
+        files = d.ok(&["logs", "box"]);
+    }
+    let (hosts, resolv) = files.split_once("==\n").unwrap();
+    for line in ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "10.1.2.3\tdb.test", &format!("{ip}\tbox")] {
+        assert!(hosts.lines().any(|l| l == line), "no {line:?} in\n{hosts}");
+    }
+    for line in ["nameserver 10.9.9.9", "search example.test", "options ndots:2"] {
+        assert!(resolv.lines().any(|l| l == line), "no {line:?} in\n{resolv}");
+    }
+    // Without --dns: the host's servers, minus the loopback ones the container cannot reach.
+    let resolv = d.ok(&["run", "--rm", "bb", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver ") && !resolv.contains("nameserver 127."), "{resolv}");
+
+    // Inside: eth0 with the inspected address and MAC, lo up, the default route via the gateway.
+    let mac = inspect(&d, "box", "{{.NetworkSettings.MacAddress}}");
+    let octets: Vec<u8> = ip.split('.').map(|o| o.parse().unwrap()).collect();
+    assert_eq!(mac, format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", octets[0], octets[1], octets[2], octets[3]));
+    assert_eq!(inspect(&d, "box", "{{.NetworkSettings.Gateway}}"), gw);
+    let links = d.ok(&["run", "--rm", "--network", "container:box", "bb", "ip", "addr"]);
+    assert!(links.contains(&format!("inet {ip}/")) && links.contains(&format!("link/ether {mac}")), "{links}");
+    assert!(links.contains("inet 127.0.0.1/8"), "{links}");
+    let routes = d.ok(&["run", "--rm", "--network", "container:box", "bb", "ip", "route"]);
+    assert!(routes.contains(&format!("default via {gw} dev eth0")), "{routes}");
+
+    // Concurrent starts never share an address; stopping gives it back, starting takes one.
+    let names: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
+    std::thread::scope(|s| {
+        for n in &names {
+            let d = &d;
+            s.spawn(move || d.ok(&["run", "-d", "--name", n, "bb", "sleep", "600"]));
+        }
+    });
+    let mut ips: Vec<String> = names.iter().map(|n| ip_of(&d, n)).collect();
+    ips.push(ip.clone());
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 9, "{ips:?}");
+    assert_eq!(allocated(&d), ips);
+    d.ok(&["stop", "-t", "0", "c0"]);
+    assert_eq!(inspect(&d, "c0", "{{.NetworkSettings.IPAddress}}"), "");
+    assert_eq!(allocated(&d).len(), 8);
+    d.ok(&["start", "c0"]);
+    assert_eq!(allocated(&d).len(), 9);
+    let mut all = names.clone();
+    all.push("box".into());
+    let mut args = vec!["rm", "-f"];
+    args.extend(all.iter().map(String::as_str));
+    d.ok(&args);
+    assert!(allocated(&d).is_empty(), "{:?}", allocated(&d));
+}
+
+#[test]
+fn networks_are_kept_apart() {
+    if !root_or_skip("networks_are_kept_apart") {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    d.ok(&["network", "create", "--subnet", &subnet_of(&d, 1), "n1"]);
+    d.ok(&["network", "create", "--subnet", &subnet_of(&d, 2), "n2"]);
+    d.ok(&["run", "-d", "--name", "srv", "-h", "srv", "--network", "n2", "-p", "80", "bb", "sh", "-c", WEB]);
+    let ip_b = inspect(&d, "srv", "{{(index .NetworkSettings.Networks \"n2\").IPAddress}}");
+    // The host reaches it directly.
+    assert!(get_eventually(&format!("{ip_b}:80")).contains("hello from srv"));
+    // A container of another network does not, by address...
+    let out = d.berth(&["run", "--rm", "--network", "n1", "bb", "ping", "-c", "1", "-W", "2", &ip_b]);
+    assert!(stdout(&out).contains("0 packets received"), "n1 reached n2 directly: {}", stdout(&out));
+    // ...but does through its published port, on its own gateway (a host address).
+    let port = published_port(&d, "srv", "80/tcp");
+    // (The first address of the subnet, which the gateway takes when none is given.)
+    let gw1 = subnet_of(&d, 1).replace(".16/28", ".17");
+    let out = d.ok(&["run", "--rm", "--network", "n1", "bb", "wget", "-qO-", &format!("http://{gw1}:{port}/index.html")]);
+    assert!(out.contains("hello from srv"), "{out}");
 }

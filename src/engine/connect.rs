@@ -201,7 +201,11 @@ impl Engine {
             path: self.container_dir(&c.id).join("hosts"),
             hostname: c.spec.hostname.clone(),
             domainname: c.spec.domainname.clone(),
-            extra_hosts: c.spec.host.extra_hosts.clone(),
+            // (Checked at create; a gateway gone since only loses that line.)
+            extra_hosts: self.resolve_extra_hosts(&c.spec.host.extra_hosts).unwrap_or_else(|e| {
+                log_warn!("container {}: {}", crate::util::id::short(&c.id), e.message);
+                Vec::new()
+            }),
             primary,
             networks: eps.iter().filter(|(n, _)| !n.spec.builtin).map(|(n, _)| n.id.clone()).collect(),
         }
@@ -271,6 +275,8 @@ impl Job for NetworkConnect {
     }
 
     fn run(self, e: &Engine) -> Result<()> {
+        // The network cannot be removed while a running container is wired into it.
+        let _one_at_a_time = e.network_changes();
         let net = e.lookup_network(&self.network)?;
         let ctr = e.lookup(&self.container)?;
         let c = ctr.snapshot();

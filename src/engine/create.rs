@@ -83,7 +83,11 @@ impl Job for ContainerCreate {
             undo(e);
             return Err(err);
         }
-        let warnings = Vec::new();
+        let mut warnings = Vec::new();
+        let h = &c.spec.host;
+        if h.network_mode == super::network::HOST && (!h.port_bindings.is_empty() || h.publish_all_ports) {
+            warnings.push("Published ports are discarded when using host network mode".to_string());
+        }
         e.insert(c);
         Ok(Created { id, warnings })
     }
@@ -218,7 +222,8 @@ fn write_etc_files(e: &Engine, c: &Container) -> Result<()> {
         c.spec.hostname.clone()
     };
     write(&dir.join("hostname"), &format!("{hostname}\n"))?;
-    let hosts = if host {
+    let extra_hosts = e.resolve_extra_hosts(&c.spec.host.extra_hosts)?;
+    let hosts = if host && extra_hosts.is_empty() {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
         let mut h = String::from(
@@ -226,7 +231,7 @@ fn write_etc_files(e: &Engine, c: &Container) -> Result<()> {
              fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
              ff02::2\tip6-allrouters\n",
         );
-        for extra in &c.spec.host.extra_hosts {
+        for extra in &extra_hosts {
             if let Some((name, ip)) = extra.split_once(':') {
                 h.push_str(&format!("{ip}\t{name}\n"));
             }
@@ -234,8 +239,21 @@ fn write_etc_files(e: &Engine, c: &Container) -> Result<()> {
         h
     };
     write(&dir.join("hosts"), &hosts)?;
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    write(&dir.join("resolv.conf"), &container_resolv_conf(&resolv, &c.spec.host, host))
+    write(&dir.join("resolv.conf"), &container_resolv_conf(&host_resolv_conf(host), &c.spec.host, host))
+}
+
+/// The host's resolv.conf, as a container should start from. On a host whose only server
+/// is systemd-resolved's stub (127.0.0.53, unreachable from another network namespace),
+/// resolved's own list of the upstream servers, as Docker reads it.
+fn host_resolv_conf(host_net: bool) -> String {
+    let main = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers: Vec<&str> = main.lines().filter_map(|l| l.strip_prefix("nameserver")).map(str::trim).collect();
+    if !host_net && !servers.is_empty() && servers.iter().all(|s| *s == "127.0.0.53") {
+        if let Ok(upstream) = std::fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            return upstream;
+        }
+    }
+    main
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
@@ -243,8 +261,9 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 /// The host's resolv.conf minus loopback name servers (they mean nothing inside another
-/// network namespace), with the user's --dns, --dns-search and --dns-option applied.
-/// Without any server left, Docker's fallback public servers are used.
+/// network namespace) and IPv6 ones (containers have IPv4 only: a resolver trying them would
+/// only time out), with the user's --dns, --dns-search and --dns-option applied. Without
+/// any server left, Docker's fallback public servers are used.
 pub fn container_resolv_conf(host_conf: &str, h: &super::container::HostSpec, host_net: bool) -> String {
     let mut servers = Vec::new();
     let mut search = Vec::new();
@@ -255,7 +274,7 @@ pub fn container_resolv_conf(host_conf: &str, h: &super::container::HostSpec, ho
             Some("nameserver") => {
                 if let Some(s) = w.next() {
                     let loopback = s.starts_with("127.") || s == "::1";
-                    if host_net || !loopback {
+                    if host_net || !(loopback || s.contains(':')) {
                         servers.push(s.to_string());
                     }
                 }
@@ -332,6 +351,9 @@ mod tests {
             container_resolv_conf(host, &h, false),
             "nameserver 10.0.0.2\nsearch corp\noptions ndots:2\n"
         );
+        let v6 = "nameserver fd00::1\nnameserver 10.0.0.3\n";
+        assert_eq!(container_resolv_conf(v6, &h, false), "nameserver 10.0.0.3\n");
+        assert_eq!(container_resolv_conf(v6, &h, true), v6);
         let only_local = "nameserver 127.0.0.1\n";
         assert!(container_resolv_conf(only_local, &h, false).starts_with("nameserver 8.8.8.8\n"));
         assert_eq!(container_resolv_conf(only_local, &h, true), "nameserver 127.0.0.1\n");

@@ -93,9 +93,14 @@ pub fn render(f: &HostsFile, id: &str, m: &Members) -> String {
     s
 }
 
+/// Rewrites the file's own inode (the container's bind mount shows that inode, so a new
+/// file renamed over it would not be seen): the new text over the old from offset 0, then
+/// the length cut. Not truncate-then-write, which would let a lookup in the container
+/// meet an empty file; the first lines (localhost, the container's own) never change.
 fn write_in_place(path: &PathBuf, text: &str) -> Result<()> {
-    // std::fs::write truncates the existing inode: the bind mount in the container sees it.
-    std::fs::write(path, text).ctx(|| format!("write {}", path.display()))
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).open(path).ctx(|| format!("open {}", path.display()))?;
+    f.write_all(text.as_bytes()).and_then(|()| f.set_len(text.len() as u64)).ctx(|| format!("write {}", path.display()))
 }
 
 impl Engine {

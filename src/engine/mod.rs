@@ -84,6 +84,9 @@ pub struct NetConfig {
     pub address_pools: Vec<crate::driver::network::ipam::Pool>,
     /// MTU of bridges and container interfaces (`--mtu`); 0: the kernel's default.
     pub mtu: u32,
+    /// The address `--add-host NAME:host-gateway` stands for (`--host-gateway-ip`); None:
+    /// the default bridge's gateway.
+    pub host_gateway_ip: Option<std::net::Ipv4Addr>,
 }
 
 /// One operation of the engine.
@@ -183,6 +186,10 @@ pub struct Engine {
     networks: Mutex<BTreeMap<String, network::Network>>,
     /// Running containers on user networks, for their hosts files (hosts.rs).
     members: Mutex<hosts::Members>,
+    /// Network create and remove, one at a time: a new network's subnet and bridge name
+    /// are chosen against the others, which must not change meanwhile. Taken before
+    /// `members`.
+    network_changes: Mutex<()>,
     /// The address each network handed out last (IPAM goes round, see ipam::next_free).
     last_ip: Mutex<HashMap<String, std::net::Ipv4Addr>>,
     /// The registry client, made on first use (loading the system's CA roots costs time
@@ -222,6 +229,7 @@ impl Engine {
             table: Mutex::new(Table::default()),
             networks: Mutex::new(BTreeMap::new()),
             members: Mutex::new(hosts::Members::default()),
+            network_changes: Mutex::new(()),
             last_ip: Mutex::new(HashMap::new()),
             registry: OnceLock::new(),
             flights: Mutex::new(HashMap::new()),

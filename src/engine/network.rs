@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 pub const BRIDGE: &str = "bridge";
+/// The special address of `--add-host` (see `resolve_extra_hosts`).
+pub const HOST_GATEWAY: &str = "host-gateway";
 pub const HOST: &str = "host";
 pub const NONE: &str = "none";
 
@@ -142,6 +144,22 @@ impl Engine {
         v
     }
 
+    /// `--add-host NAME:host-gateway` entries with the address Docker gives them: the
+    /// daemon's `--host-gateway-ip`, else the default bridge's gateway (the host as the
+    /// containers see it). Other entries are returned as they are.
+    pub(super) fn resolve_extra_hosts(&self, list: &[String]) -> Result<Vec<String>> {
+        list.iter()
+            .map(|extra| match extra.split_once(':') {
+                Some((name, HOST_GATEWAY)) => {
+                    let gw = self.config.network.host_gateway_ip.or_else(|| self.lookup_network(BRIDGE).ok()?.gateway());
+                    let gw = gw.ok_or_else(|| Error::invalid("unable to derive the IP value for host-gateway"))?;
+                    Ok(format!("{name}:{gw}"))
+                }
+                _ => Ok(extra.clone()),
+            })
+            .collect()
+    }
+
     /// A network by full ID, name, or unique ID prefix.
     pub fn lookup_network(&self, reference: &str) -> Result<Network> {
         let t = self.net_table();
@@ -185,15 +203,9 @@ impl Engine {
         Ok(used)
     }
 
-    /// Rebuilds the firewall from the bridge networks and the running containers' ports.
+    /// Rebuilds the firewall from the bridge networks and the ports the driver holds.
     pub(super) fn sync_firewall(&self) -> Result<()> {
-        let ports: Vec<_> = self
-            .all()
-            .iter()
-            .flat_map(|c| c.snapshot().state.network.ports)
-            .filter_map(|p| super::connect::port_map(&p))
-            .collect();
-        self.net.sync(&self.bridges(), &ports)
+        self.net.sync(&self.bridges())
     }
 
     fn store_network(&self, n: &Network) -> Result<()> {
@@ -324,6 +336,7 @@ impl Job for NetworkCreate {
     }
 
     fn run(self, e: &Engine) -> Result<String> {
+        let _one_at_a_time = e.network_changes();
         if self.name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
         }
@@ -474,10 +487,15 @@ impl Job for NetworkRemove {
 }
 
 impl Engine {
+    pub(super) fn network_changes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.network_changes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn remove_network(&self, n: &Network) -> Result<()> {
         if n.spec.builtin {
             return Err(Error::forbidden(format!("{} is a pre-defined network and cannot be removed", n.name)));
         }
+        let _one_at_a_time = self.network_changes();
         // The membership lock: no container joins while the network goes away (joining
         // checks under the same lock that the network still exists).
         let members = self.members();
@@ -487,12 +505,14 @@ impl Engine {
                 n.name, n.id
             )));
         }
-        self.db.delete_network(&n.id)?;
-        self.net_table().remove(&n.id);
-        drop(members);
+        // The bridge first: if it cannot go, the network stays, and a retry can finish; a
+        // row deleted first would leave a bridge nothing knows of.
         if let Some(b) = n.bridge() {
             self.net.remove_bridge(&b.name)?;
         }
+        self.db.delete_network(&n.id)?;
+        self.net_table().remove(&n.id);
+        drop(members);
         self.sync_firewall()
     }
 }

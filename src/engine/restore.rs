@@ -7,7 +7,7 @@
 //! - Storage staging leftovers, layer directories without a row, container layers and
 //!   directories without a row, and monitors of containers without a row are removed.
 
-use super::container::Status;
+use super::container::{NetState, Status};
 use super::{Busy, Engine};
 use crate::error::Result;
 use crate::driver::exec::{ExitStatus, PIDS_NAME};
@@ -90,9 +90,25 @@ impl Engine {
     /// firewall table is rebuilt in one batch, and veths left on our bridges by containers
     /// that are gone are deleted.
     fn restore_wiring(&self) {
-        let running: Vec<_> = self.all().iter().map(|c| c.snapshot()).filter(|c| c.running()).collect();
-        for c in &running {
-            self.rewire_running(c);
+        // The rebuild comes first: it decides whether nf_tables or the userland proxy
+        // forwards, and each port re-taken below is then added under that mode.
+        if let Err(e) = self.sync_firewall() {
+            log_error!("restore firewall: {}", e.message);
+        }
+        let mut running = Vec::new();
+        for ctr in self.all() {
+            let c = ctr.snapshot();
+            if c.running() {
+                self.rewire_running(&c);
+                running.push(c);
+            } else if c.state.network != NetState::default() {
+                // Killed between recording its wiring and "go": nothing of it runs.
+                let mut g = ctr.lock();
+                g.0.state.network = NetState::default();
+                if let Err(e) = self.persist(&g.0) {
+                    log_warn!("container {}: forget its network state: {}", crate::util::id::short(&c.id), e.message);
+                }
+            }
         }
         let live: HashSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
         match self.db.allocations() {
@@ -105,9 +121,6 @@ impl Engine {
                 }
             }
             Err(e) => log_warn!("restore addresses: {}", e.message),
-        }
-        if let Err(e) = self.sync_firewall() {
-            log_error!("restore firewall: {}", e.message);
         }
         let bridges: Vec<String> = self.bridges().into_iter().map(|b| b.name).collect();
         let keep: HashSet<String> =

@@ -40,7 +40,10 @@ impl Job for ContainerStart {
     fn run(self, e: &Engine) -> Result<()> {
         let ctr = e.lookup(&self.id)?;
         let (c, attaches) = claim(&ctr)?;
-        let result = launch(e, &ctr, &c, attaches);
+        // A bug that panics here must not leave the container claimed ("starting") for
+        // good: it turns into a failed start like any other.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| launch(e, &ctr, &c, attaches)))
+            .unwrap_or_else(|_| Err(Error::system("internal error while starting the container (see the daemon log)")));
         let mut g = ctr.lock();
         g.1.busy = None;
         let outcome = match result {
@@ -259,9 +262,14 @@ impl Engine {
 
     /// Writes an exit into the container's state and the GraphDB, releases what the run
     /// held, and wakes waiters. Returns whether the container is to be removed (`--rm`).
+    ///
+    /// The network is released before the exit is visible: a `restart` (or a `start` after
+    /// `wait`) claims the container only once it is marked exited, and must not find its
+    /// new ports, address or hosts entries torn down by the old run's cleanup.
     pub(super) fn record_exit(&self, ctr: &Arc<Ctr>, st: ExitStatus) -> bool {
         let crashed = !st.error.is_empty();
-        let network: NetState;
+        let network = ctr.lock().0.state.network.clone();
+        self.unwire(&ctr.id, &network);
         let auto_remove = {
             let mut g = ctr.lock();
             let s = &mut g.0.state;
@@ -271,14 +279,13 @@ impl Engine {
             s.finished_at = st.finished_at;
             s.oom_killed = st.oom_killed;
             s.error = st.error;
-            network = std::mem::take(&mut s.network);
+            s.network = NetState::default();
             g.1.exits += 1;
             if let Err(err) = self.persist(&g.0) {
                 log_error!("container {}: record exit: {}", ctr.id, err.message);
             }
             g.0.spec.host.auto_remove
         };
-        self.unwire(&ctr.id, &network);
         if crashed {
             // The monitor died without cleaning up after itself.
             self.release_leftovers(&ctr.id);

@@ -18,6 +18,11 @@
 //! the old ruleset or the new one, never a half-built one, and connections already NATed
 //! keep their conntrack entries across the swap. Running it twice gives the same ruleset.
 //!
+//! Besides NAT, two filter chains guard what NAT and forwarding open up: `guard` drops
+//! packets for loopback addresses that arrive on other interfaces (`loopback_guard_rule`),
+//! and `forward` drops new connections routed into a bridge from elsewhere unless they are
+//! published ports (`forward_rule`).
+//!
 //! The ruleset (`nft list` of it is in tests_kernel.rs) leaves three things to the network
 //! driver, which the rules rely on:
 //! - route_localnet=1 on each bridge: DNAT of 127.0.0.1 sends a loopback-sourced packet
@@ -60,6 +65,11 @@ const IPPROTO_UDP: u8 = 17;
 /// NAT priorities nft calls dstnat and srcnat (NF_IP_PRI_NAT_DST / _SRC).
 const PRIO_DSTNAT: i32 = -100;
 const PRIO_SRCNAT: i32 = 100;
+/// NF_IP_PRI_RAW (nft's "raw"): before conntrack and NAT.
+const PRIO_RAW: i32 = -300;
+/// NF_CT_STATE_BIT(IP_CT_NEW) (include/uapi/linux/netfilter/nf_conntrack_common.h):
+/// `ct state new`.
+const CT_STATE_NEW: u32 = 1 << 3;
 /// The regular chain holding the DNAT lookups.
 const PORTS: &str = "ports";
 /// At most this many port maps are spelled out in an error message.
@@ -183,6 +193,9 @@ impl Firewall {
         b.add_chain(ip, "prerouting", Some(&nat(Hook::Prerouting, PRIO_DSTNAT)));
         b.add_chain(ip, "output", Some(&nat(Hook::Output, PRIO_DSTNAT)));
         b.add_chain(ip, "postrouting", Some(&nat(Hook::Postrouting, PRIO_SRCNAT)));
+        let filter = |hook, priority| BaseChain { ty: ChainType::Filter, hook, priority, policy: None };
+        b.add_chain(ip, "guard", Some(&filter(Hook::Prerouting, PRIO_RAW)));
+        b.add_chain(ip, "forward", Some(&filter(Hook::Forward, 0)));
         for m in MAPS {
             b.add_set(ip, &m.set());
         }
@@ -205,6 +218,12 @@ impl Firewall {
             for (exprs, text) in postrouting_rules(n) {
                 b.add_rule(ip, "postrouting", &exprs, &text);
             }
+        }
+        let (exprs, text) = loopback_guard_rule();
+        b.add_rule(ip, "guard", &exprs, &text);
+        for n in nets {
+            let (exprs, text) = forward_rule(n);
+            b.add_rule(ip, "forward", &exprs, &text);
         }
 
         let isolated: Vec<&BridgeNet> = nets.iter().filter(|n| !n.icc).collect();
@@ -501,18 +520,55 @@ fn postrouting_rules(n: &BridgeNet) -> Vec<(Vec<Expr>, String)> {
     // bridge" on both paths; `ct status dnat` keeps outside clients' addresses intact.
     let mut e = ifname(MetaKey::Oifname, CmpOp::Eq, br).to_vec();
     e.extend(addr_prefix(SADDR, n.subnet, n.prefix));
-    e.push(Expr::Ct { key: CtKey::Status, dreg: reg32(0) });
-    e.push(Expr::Bitwise {
-        sreg: reg32(0),
-        dreg: reg32(0),
-        mask: IPS_DST_NAT.to_ne_bytes().to_vec(),
-        xor: 0u32.to_ne_bytes().to_vec(),
-    });
-    e.push(Expr::Cmp { sreg: reg32(0), op: CmpOp::Neq, data: 0u32.to_ne_bytes().to_vec() });
+    e.extend(bits(CtKey::Status, IPS_DST_NAT, true));
     e.push(Expr::Masq);
     rules
         .push((e, format!("oifname \"{br}\" ip saddr {}/{} ct status dnat masquerade", masked(n), n.prefix)));
     rules
+}
+
+/// Packets for a loopback address that did not come from the loopback interface. The
+/// kernel drops those itself as martians, except on an interface with route_localnet,
+/// which berth turns on for its bridges (for DNAT of the host's 127.0.0.1): there a
+/// container could reach every service the host binds to 127.0.0.1 (CVE-2020-8558). And the
+/// `ports` lookup in prerouting runs before that check, so a neighbour on the LAN could
+/// send to 127.0.0.1:PORT and be DNATed to a port published on 127.0.0.1 only. In a raw-
+/// priority chain, before conntrack: the answers of the host's own 127.0.0.1 connections
+/// into containers still carry the bridge's address here (they are masqueraded), and are
+/// turned back into 127.0.0.1 only later, at the NAT hook.
+fn loopback_guard_rule() -> (Vec<Expr>, String) {
+    let mut e = ifname(MetaKey::Iifname, CmpOp::Neq, "lo").to_vec();
+    e.extend(addr_prefix(DADDR, Ipv4Addr::new(127, 0, 0, 0), 8));
+    e.push(Expr::Verdict(Verdict::Drop));
+    (e, "iifname != \"lo\" ip daddr 127.0.0.0/8 drop".to_string())
+}
+
+/// `ct KEY & mask != 0` (`nonzero`: any of the bits is set) or `== 0` (none is), as nft
+/// writes `ct status dnat` and `ct status ! dnat`.
+fn bits(key: CtKey, mask: u32, nonzero: bool) -> [Expr; 3] {
+    [
+        Expr::Ct { key, dreg: reg32(0) },
+        Expr::Bitwise { sreg: reg32(0), dreg: reg32(0), mask: mask.to_ne_bytes().to_vec(), xor: 0u32.to_ne_bytes().to_vec() },
+        Expr::Cmp { sreg: reg32(0), op: if nonzero { CmpOp::Neq } else { CmpOp::Eq }, data: 0u32.to_ne_bytes().to_vec() },
+    ]
+}
+
+/// New connections routed into the bridge from elsewhere (another interface or another
+/// bridge network) are dropped unless they are DNATed published ports: with ip_forward on,
+/// the host would otherwise route anyone who sets a route to the subnet straight to every
+/// container port, and containers of one network to those of another. Docker gets the same
+/// from its FORWARD policy DROP and isolation chains; berth leaves the host's own chains
+/// and policies alone and filters only traffic into its bridges. Not affected: the host
+/// itself (output, not forward), replies and related traffic (not new), containers of the
+/// bridge (in and out through it), and traffic out of the bridge.
+fn forward_rule(n: &BridgeNet) -> (Vec<Expr>, String) {
+    let br = &n.bridge;
+    let mut e = ifname(MetaKey::Oifname, CmpOp::Eq, br).to_vec();
+    e.extend(ifname(MetaKey::Iifname, CmpOp::Neq, br));
+    e.extend(bits(CtKey::State, CT_STATE_NEW, true));
+    e.extend(bits(CtKey::Status, IPS_DST_NAT, false));
+    e.push(Expr::Verdict(Verdict::Drop));
+    (e, format!("oifname \"{br}\" iifname != \"{br}\" ct state new ct status ! dnat drop"))
 }
 
 /// icc=false: drop IPv4 between two addresses of the network's subnet in the bridge

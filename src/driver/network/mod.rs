@@ -10,7 +10,10 @@
 //! a daemon restart the engine hands it the running containers' ports again (`reclaim`) and
 //! the whole firewall table is rebuilt in one atomic batch (`sync`).
 //!
-//! Lock order: `held` is a leaf lock; no netlink request is made while holding it.
+//! Lock order: `fw` before `held`; `held` is a leaf lock, and no netlink request is made
+//! while holding it. `fw` makes every change of the firewall's port maps and of `held` one
+//! step, so that a rebuild (`sync`, built from `held`) can never drop the elements of a
+//! container whose start is adding them at the same moment.
 
 pub mod firewall;
 pub mod ipam;
@@ -26,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Daemon flags that shape the driver.
@@ -105,6 +109,10 @@ pub struct NetworkDriver {
     firewall: Option<Firewall>,
     /// Chosen at the first `sync`: nf_tables unless it failed or the proxy was asked for.
     forwarding: Mutex<Forwarding>,
+    /// nf_tables turned out to be missing: no firewall request is made any more.
+    nft_missing: AtomicBool,
+    /// Held while the firewall's port maps and `held` change (see the lock order above).
+    fw: Mutex<()>,
     /// Published ports by container ID.
     held: Mutex<HashMap<String, Vec<Hold>>>,
 }
@@ -124,7 +132,28 @@ impl NetworkDriver {
     pub fn new(opts: Options) -> NetworkDriver {
         let firewall = (!opts.table.is_empty()).then(|| Firewall::new(&opts.table));
         let forwarding = if opts.userland_proxy_only || firewall.is_none() { Forwarding::UserlandProxy } else { Forwarding::Nftables };
-        NetworkDriver { opts, firewall, forwarding: Mutex::new(forwarding), held: Mutex::new(HashMap::new()) }
+        NetworkDriver {
+            opts,
+            firewall,
+            forwarding: Mutex::new(forwarding),
+            nft_missing: AtomicBool::new(false),
+            fw: Mutex::new(()),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The firewall, unless there is none (unit tests) or nf_tables is missing.
+    fn firewall(&self) -> Option<&Firewall> {
+        self.firewall.as_ref().filter(|_| !self.nft_missing.load(Ordering::Relaxed))
+    }
+
+    /// The firewall when it forwards published ports (not the userland proxy).
+    fn port_firewall(&self) -> Option<&Firewall> {
+        self.firewall().filter(|_| self.forwarding() == Forwarding::Nftables)
+    }
+
+    fn fw_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.fw.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn forwarding(&self) -> Forwarding {
@@ -142,13 +171,22 @@ impl NetworkDriver {
         let link = match rt.link(&b.name)? {
             Some(l) => l,
             None => {
-                match rt.add_bridge(&b.name) {
-                    Ok(()) => {}
+                let made = match rt.add_bridge(&b.name) {
+                    Ok(()) => true,
                     // Made by someone else between our look and our add.
-                    Err(e) if e.kind == Kind::Conflict => {}
+                    Err(e) if e.kind == Kind::Conflict => false,
                     Err(e) => return Err(e),
+                };
+                let link = rt.link(&b.name)?.ok_or_else(|| Error::system(format!("bridge {} vanished after its creation", b.name)))?;
+                if made {
+                    // A MAC of its own (random, locally administered). Without one the
+                    // bridge takes the lowest MAC of its ports, so the gateway's MAC would
+                    // change as containers come and go, and their ARP caches go stale.
+                    let mut mac = crate::util::id::random_bytes::<6>();
+                    mac[0] = (mac[0] & 0xfe) | 0x02;
+                    rt.set_mac(link.index, mac)?;
                 }
-                rt.link(&b.name)?.ok_or_else(|| Error::system(format!("bridge {} vanished after its creation", b.name)))?
+                link
             }
         };
         if link.kind.as_deref().is_some_and(|k| k != "bridge") {
@@ -275,15 +313,26 @@ impl NetworkDriver {
         Ok(())
     }
 
-    /// Rebuilds the firewall for these bridges and ports (daemon start, network create and
-    /// remove). Chooses the forwarding mode on first use: nf_tables, unless it is missing.
-    pub fn sync(&self, bridges: &[Bridge], ports: &[PortMap]) -> Result<()> {
-        let Some(fw) = &self.firewall else { return Ok(()) };
+    /// Rebuilds the firewall for these bridges and the ports held now (daemon start,
+    /// network create and remove). The first call decides the forwarding mode: nf_tables,
+    /// unless it is missing, and then nothing more is asked of it (the daemon start-up
+    /// calls this before it re-takes any port, so no port is held under the wrong mode).
+    pub fn sync(&self, bridges: &[Bridge]) -> Result<()> {
+        let _fw = self.fw_lock();
+        let Some(fw) = self.firewall() else { return Ok(()) };
         let nets: Vec<BridgeNet> = bridges.iter().map(Bridge::firewall_net).collect();
-        let ports = if self.forwarding() == Forwarding::Nftables { ports } else { &[] };
-        match fw.sync(&nets, ports) {
-            Err(e) if self.forwarding() == Forwarding::Nftables && nftables_missing(&e) => {
-                log_warn!("nf_tables is not available ({}): published ports use the userland proxy", e.message);
+        let ports: Vec<PortMap> = if self.forwarding() == Forwarding::Nftables {
+            self.held().values().flatten().map(|h| h.map().clone()).collect()
+        } else {
+            Vec::new()
+        };
+        match fw.sync(&nets, &ports) {
+            Err(e) if nftables_missing(&e) => {
+                log_warn!(
+                    "nf_tables is not available ({}): published ports use the userland proxy, and containers' traffic leaves unmasqueraded",
+                    e.message
+                );
+                self.nft_missing.store(true, Ordering::Relaxed);
                 *self.forwarding.lock().unwrap_or_else(|p| p.into_inner()) = Forwarding::UserlandProxy;
                 Ok(())
             }
@@ -294,8 +343,9 @@ impl NetworkDriver {
     /// Takes host ports for `reqs` and starts forwarding them to `ctr_ip`; all or nothing.
     pub fn publish(&self, owner: &str, reqs: &[PortRequest], ctr_ip: Ipv4Addr) -> Result<Vec<PortMap>> {
         let mut holds = Vec::with_capacity(reqs.len());
+        let proxy = self.forwarding() == Forwarding::UserlandProxy;
         for r in reqs {
-            holds.push(ports::hold(r, ctr_ip)?);
+            holds.push(ports::hold(r, ctr_ip, proxy)?);
         }
         self.forward(owner, holds)
     }
@@ -303,8 +353,9 @@ impl NetworkDriver {
     /// Re-takes the exact ports of a container that kept running across a daemon restart.
     pub fn reclaim(&self, owner: &str, maps: &[PortMap]) -> Result<()> {
         let mut holds = Vec::with_capacity(maps.len());
+        let proxy = self.forwarding() == Forwarding::UserlandProxy;
         for m in maps {
-            holds.push(ports::hold_again(m)?);
+            holds.push(ports::hold_again(m, proxy)?);
         }
         self.forward(owner, holds).map(drop)
     }
@@ -312,14 +363,15 @@ impl NetworkDriver {
     fn forward(&self, owner: &str, holds: Vec<Held>) -> Result<Vec<PortMap>> {
         let maps: Vec<PortMap> = holds.iter().map(|h| h.map.clone()).collect();
         let mut kept = Vec::with_capacity(holds.len());
-        match (self.forwarding(), &self.firewall) {
-            (Forwarding::Nftables, Some(fw)) => {
+        let _fw = self.fw_lock();
+        match self.port_firewall() {
+            Some(fw) => {
                 if !maps.is_empty() {
                     fw.add_ports(&maps)?;
                 }
                 kept.extend(holds.into_iter().map(Hold::Socket));
             }
-            _ => {
+            None => {
                 for h in holds {
                     let target = SocketAddrV4::new(h.map.ctr_ip, h.map.ctr_port);
                     let p = proxy::Proxy::start(h.map.proto, h.sock, target)?;
@@ -333,9 +385,10 @@ impl NetworkDriver {
 
     /// Stops forwarding `owner`'s ports and gives them back.
     pub fn unpublish(&self, owner: &str) {
+        let _fw = self.fw_lock();
         let Some(holds) = self.held().remove(owner) else { return };
         let maps: Vec<PortMap> = holds.iter().map(|h| h.map().clone()).collect();
-        if let (Forwarding::Nftables, Some(fw)) = (self.forwarding(), &self.firewall) {
+        if let Some(fw) = self.port_firewall() {
             if let Err(e) = fw.remove_ports(&maps) {
                 log_warn!("container {}: remove port forwarding: {}", crate::util::id::short(owner), e.message);
             }

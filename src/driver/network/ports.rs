@@ -98,13 +98,26 @@ pub struct Held {
     pub sock: OwnedFd,
 }
 
-fn bind(proto: Proto, addr: SocketAddrV4) -> nix::Result<OwnedFd> {
+fn bind(proto: Proto, addr: SocketAddrV4, listen: bool) -> nix::Result<OwnedFd> {
     let ty = match proto {
         Proto::Tcp => SockType::Stream,
         Proto::Udp => SockType::Datagram,
     };
     let fd = socket::socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, None)?;
+    let listen = listen && proto == Proto::Tcp;
+    if listen {
+        // A proxy's listening socket: connections it served leave TIME_WAIT entries on the
+        // host port, which without SO_REUSEADDR make a restart (or a daemon re-taking the
+        // port) fail with EADDRINUSE for a minute. Only here: two sockets that both set it
+        // may share a port unless one listens, so the bind-only holds of the nf_tables path
+        // and UDP sockets go without, and a conflict stays a conflict.
+        socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
+    }
     socket::bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
+    if listen {
+        // At once, so that no second bind slips in before the proxy starts.
+        socket::listen(&fd, socket::Backlog::MAXCONN)?;
+    }
     Ok(fd)
 }
 
@@ -119,14 +132,15 @@ fn taken(addr: SocketAddrV4) -> Error {
 }
 
 /// Binds a host port for `req`, forwarding to `ctr_ip`: the first free port of its range,
-/// or one the kernel picks.
-pub fn hold(req: &PortRequest, ctr_ip: Ipv4Addr) -> Result<Held> {
+/// or one the kernel picks. `listen`: the socket is for the userland proxy, and a TCP one
+/// listens at once.
+pub fn hold(req: &PortRequest, ctr_ip: Ipv4Addr, listen: bool) -> Result<Held> {
     let ip = req.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let (lo, hi) = req.host_ports;
     let mut last = None;
     for port in lo..=hi {
         let addr = SocketAddrV4::new(ip, port);
-        match bind(req.proto, addr) {
+        match bind(req.proto, addr, listen) {
             Ok(sock) => {
                 let host_port = local_port(&sock)?;
                 let map = PortMap { proto: req.proto, host_ip: req.host_ip, host_port, ctr_ip, ctr_port: req.ctr_port };
@@ -144,9 +158,9 @@ pub fn hold(req: &PortRequest, ctr_ip: Ipv4Addr) -> Result<Held> {
 
 /// Binds exactly the port of `map` again (a restarted daemon re-taking the ports of
 /// containers that kept running).
-pub fn hold_again(map: &PortMap) -> Result<Held> {
+pub fn hold_again(map: &PortMap, listen: bool) -> Result<Held> {
     let req = PortRequest { proto: map.proto, ctr_port: map.ctr_port, host_ip: map.host_ip, host_ports: (map.host_port, map.host_port) };
-    hold(&req, map.ctr_ip)
+    hold(&req, map.ctr_ip, listen)
 }
 
 #[cfg(test)]
@@ -180,33 +194,46 @@ mod tests {
     fn a_held_port_is_refused_to_the_next_taker() {
         // Loopback only, port chosen by the kernel: safe to run anywhere.
         let req = PortRequest { proto: Proto::Tcp, ctr_port: 80, host_ip: Some(Ipv4Addr::LOCALHOST), host_ports: (0, 0) };
-        let h = hold(&req, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        let h = hold(&req, Ipv4Addr::new(10, 0, 0, 2), false).unwrap();
         assert!(h.map.host_port > 0);
         let again = PortRequest { host_ports: (h.map.host_port, h.map.host_port), ..req.clone() };
-        let e = hold(&again, Ipv4Addr::new(10, 0, 0, 3)).unwrap_err();
+        let e = hold(&again, Ipv4Addr::new(10, 0, 0, 3), false).unwrap_err();
         assert_eq!(e.message, format!("Bind for 127.0.0.1:{} failed: port is already allocated", h.map.host_port));
         // Another program cannot take it either.
         assert!(std::net::TcpListener::bind(("127.0.0.1", h.map.host_port)).is_err());
         drop(h);
-        assert!(hold(&again, Ipv4Addr::new(10, 0, 0, 3)).is_ok(), "released with its socket");
+        assert!(hold(&again, Ipv4Addr::new(10, 0, 0, 3), false).is_ok(), "released with its socket");
         // A range skips the taken port.
-        let first = hold(&req, Ipv4Addr::new(10, 0, 0, 2)).unwrap();
+        let first = hold(&req, Ipv4Addr::new(10, 0, 0, 2), false).unwrap();
         let p = first.map.host_port;
         if p < u16::MAX {
             let range = PortRequest { host_ports: (p, p + 1), ..req.clone() };
-            match hold(&range, Ipv4Addr::new(10, 0, 0, 2)) {
+            match hold(&range, Ipv4Addr::new(10, 0, 0, 2), false) {
                 Ok(h) => assert_eq!(h.map.host_port, p + 1),
                 Err(e) => assert!(e.message.contains("already allocated"), "{}", e.message),
             }
         }
         let udp = PortRequest { proto: Proto::Udp, ..req };
-        assert!(hold(&udp, Ipv4Addr::new(10, 0, 0, 2)).is_ok());
+        assert!(hold(&udp, Ipv4Addr::new(10, 0, 0, 2), false).is_ok());
+    }
+
+    #[test]
+    fn a_proxy_port_listens_and_still_conflicts() {
+        let req = PortRequest { proto: Proto::Tcp, ctr_port: 80, host_ip: Some(Ipv4Addr::LOCALHOST), host_ports: (0, 0) };
+        let h = hold(&req, Ipv4Addr::new(10, 0, 0, 2), true).unwrap();
+        let port = h.map.host_port;
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "listening");
+        let again = PortRequest { host_ports: (port, port), ..req };
+        for listen in [true, false] {
+            let e = hold(&again, Ipv4Addr::new(10, 0, 0, 3), listen).unwrap_err();
+            assert!(e.message.contains("already allocated"), "{}", e.message);
+        }
     }
 
     #[test]
     fn a_foreign_address_is_a_clear_error() {
         let req = PortRequest { proto: Proto::Tcp, ctr_port: 80, host_ip: Some(Ipv4Addr::new(203, 0, 113, 250)), host_ports: (0, 0) };
-        let e = hold(&req, Ipv4Addr::new(10, 0, 0, 2)).unwrap_err();
+        let e = hold(&req, Ipv4Addr::new(10, 0, 0, 2), false).unwrap_err();
         assert!(e.message.contains("is not an address of this host"), "{}", e.message);
     }
 }

@@ -45,8 +45,9 @@ impl Proxy {
         let live: Arc<Mutex<HashMap<u64, OwnedFd>>> = Arc::default();
         match proto {
             Proto::Tcp => {
-                nix::sys::socket::listen(&sock, nix::sys::socket::Backlog::new(128).expect("valid backlog"))
-                    .ctx(|| "listen on the published port")?;
+                // (Listening already when held for the proxy; a second listen only sets the
+                // backlog. MAXCONN: libc's SOMAXCONN is 128 on musl, and nix refuses more.)
+                nix::sys::socket::listen(&sock, nix::sys::socket::Backlog::MAXCONN).ctx(|| "listen on the published port")?;
                 let listener = TcpListener::from(sock);
                 let l = live.clone();
                 spawn("proxy-tcp", move || accept_loop(listener, target, l))?;
@@ -208,7 +209,7 @@ mod tests {
 
     fn bound(proto: Proto) -> (OwnedFd, u16) {
         let req = super::super::ports::PortRequest { proto, ctr_port: 1, host_ip: Some(Ipv4Addr::LOCALHOST), host_ports: (0, 0) };
-        let h = super::super::ports::hold(&req, Ipv4Addr::LOCALHOST).unwrap();
+        let h = super::super::ports::hold(&req, Ipv4Addr::LOCALHOST, true).unwrap();
         (h.sock, h.map.host_port)
     }
 

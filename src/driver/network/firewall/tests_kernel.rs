@@ -93,6 +93,15 @@ oifname "br0" ip saddr 172.18.0.0/16 ct status dnat masquerade
 oifname "berth-int1" ip saddr 127.0.0.0/8 masquerade
 oifname "berth-int1" ip saddr 10.1.16.0/20 ct status dnat masquerade
 }
+chain guard {
+type filter hook prerouting priority raw; policy accept;
+iifname != "lo" ip daddr 127.0.0.0/8 drop
+}
+chain forward {
+type filter hook forward priority filter; policy accept;
+oifname "br0" iifname != "br0" ct state new ct status ! dnat drop
+oifname "berth-int1" iifname != "berth-int1" ct state new ct status ! dnat drop
+}
 }"#;
 
 const LISTED_BRIDGE: &str = r#"table bridge T {

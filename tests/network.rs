@@ -146,13 +146,7 @@ fn udp_and_the_userland_proxy() {
     if !root_or_skip("udp_and_the_userland_proxy") {
         return;
     }
-    for proxy in [false, true] {
-        let d = if proxy { Daemon::start_flags(&["--userland-proxy-only"]) } else { Daemon::start() };
-        import_with_udpecho(&d, "bb");
-        d.ok(&["run", "-d", "--name", "echo", "-p", "127.0.0.1::5353/udp", "-p", "127.0.0.1::80", "bb", "sh", "-c", &format!("udpecho 5353 & {WEB}")]);
-        let udp = published_port(&d, "echo", "5353/udp");
-        let tcp = published_port(&d, "echo", "80/tcp");
-        assert!(get_eventually(&format!("127.0.0.1:{tcp}")).contains("hello"), "proxy={proxy}");
+    let udp_echo = |d: &Daemon, udp: u16, proxy: bool| {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -165,7 +159,22 @@ fn udp_and_the_userland_proxy() {
             }
             assert!(Instant::now() < deadline, "no answer over UDP (proxy={proxy}): {}", d.ok(&["logs", "echo"]));
         }
+    };
+    for proxy in [false, true] {
+        let mut d = if proxy { Daemon::start_flags(&["--userland-proxy-only"]) } else { Daemon::start() };
+        import_with_udpecho(&d, "bb");
+        d.ok(&["run", "-d", "--name", "echo", "-p", "127.0.0.1::5353/udp", "-p", "127.0.0.1::80", "bb", "sh", "-c", &format!("udpecho 5353 & {WEB}")]);
+        let udp = published_port(&d, "echo", "5353/udp");
+        let tcp = published_port(&d, "echo", "80/tcp");
+        assert!(get_eventually(&format!("127.0.0.1:{tcp}")).contains("hello"), "proxy={proxy}");
+        udp_echo(&d, udp, proxy);
         assert!(d.ok(&["logs", "echo"]).contains("ping-over-udp"));
+        // A restarted daemon forwards both again (the proxy re-binds a port whose served
+        // connections left TIME_WAIT entries behind).
+        d.kill9();
+        d.spawn();
+        assert!(get_eventually(&format!("127.0.0.1:{tcp}")).contains("hello"), "after a restart, proxy={proxy}: {}", d.log());
+        udp_echo(&d, udp, proxy);
     }
 }
 
@@ -195,6 +204,11 @@ fn containers_reach_each_other_by_ip_and_by_name() {
     for target in ["first", "svc", "second"] {
         let out = d.berth(&["run", "--rm", "--network", "app", "--dns", &dns, "bb", "wget", "-qO-", &format!("http://{target}/index.html")]);
         assert!(stdout(&out).contains("hello from"), "{target}: {}{}", stdout(&out), stderr(&out));
+    }
+    // A container finds its own name and alias too.
+    for me in ["selfie", "me"] {
+        let out = d.berth(&["run", "--rm", "--name", "selfie", "--network", "app", "--network-alias", "me", "--dns", &dns, "bb", "ping", "-c", "1", "-W", "2", me]);
+        assert!(out.status.success(), "{me}: {}{}", stdout(&out), stderr(&out));
     }
     // The first container found the second, which started after it.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -236,6 +250,11 @@ fn none_host_and_container_modes() {
     let ip = ip_of(&d, "owner");
     let shared = d.ok(&["run", "--rm", "--network", "container:owner", "bb", "ip", "-o", "addr"]);
     assert!(shared.contains(&format!("inet {ip}/")), "{shared}");
+    // What the joined container decides cannot be set: Docker's refusals.
+    for (flag, value, words) in [("--dns", "10.9.9.9", "dns"), ("--add-host", "x:10.1.1.1", "custom host-to-IP mapping"), ("-p", "80", "port publishing")] {
+        let out = d.berth(&["run", "--rm", "--network", "container:owner", flag, value, "bb", "true"]);
+        assert!(!out.status.success() && stderr(&out).contains(&format!("conflicting options: {words}")), "{flag}: {}", stderr(&out));
+    }
 }
 
 #[test]
@@ -396,7 +415,7 @@ fn container_files_and_addresses() {
     let gw = d.bip.split('/').next().unwrap().to_string();
 
     // /etc/hosts and /etc/resolv.conf as Docker writes them, the flags included.
-    d.ok(&["run", "-d", "--name", "box", "-h", "box", "--add-host", "db.test:10.1.2.3", "--dns", "10.9.9.9",
+    d.ok(&["run", "-d", "--name", "box", "-h", "box", "--add-host", "db.test:10.1.2.3", "--add-host", "host.docker.internal:host-gateway", "--dns", "10.9.9.9",
         "--dns-search", "example.test", "--dns-option", "ndots:2", "bb", "sh", "-c",
         "cat /etc/hosts; echo ==; cat /etc/resolv.conf; exec sleep 600"]);
     let ip = ip_of(&d, "box");
@@ -408,7 +427,8 @@ fn container_files_and_addresses() {
         files = d.ok(&["logs", "box"]);
     }
     let (hosts, resolv) = files.split_once("==\n").unwrap();
-    for line in ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "10.1.2.3\tdb.test", &format!("{ip}\tbox")] {
+    let gw_line = format!("{gw}\thost.docker.internal");
+    for line in ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "10.1.2.3\tdb.test", &gw_line, &format!("{ip}\tbox")] {
         assert!(hosts.lines().any(|l| l == line), "no {line:?} in\n{hosts}");
     }
     for line in ["nameserver 10.9.9.9", "search example.test", "options ndots:2"] {

@@ -116,6 +116,21 @@ fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
         if !spec.hostname.is_empty() {
             return Err(Error::invalid("conflicting options: hostname and the network mode"));
         }
+        // Docker's other refusals: the joined container's namespace, hosts and resolv.conf
+        // are used as they are.
+        let h = &spec.host;
+        if !h.dns.is_empty() || !h.dns_search.is_empty() || !h.dns_options.is_empty() {
+            return Err(Error::invalid("conflicting options: dns and the network mode"));
+        }
+        if !h.extra_hosts.is_empty() {
+            return Err(Error::invalid("conflicting options: custom host-to-IP mapping and the network mode"));
+        }
+        if !spec.exposed_ports.is_empty() {
+            return Err(Error::invalid("conflicting options: port exposing and the container type network mode"));
+        }
+        if !spec.mac_address.is_empty() {
+            return Err(Error::invalid("conflicting options: mac-address and the network mode"));
+        }
         return Ok(());
     }
     let first = match mode.as_str() {

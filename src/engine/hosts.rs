@@ -64,7 +64,7 @@ const BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopb
 fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// The text of one container's /etc/hosts.
-pub fn render(f: &HostsFile, id: &str, m: &Members) -> String {
+pub fn render(f: &HostsFile, m: &Members) -> String {
     let mut s = String::from(BASE);
     for extra in &f.extra_hosts {
         // "name:ip" (the ip may be IPv6 and contain colons).
@@ -80,10 +80,9 @@ pub fn render(f: &HostsFile, id: &str, m: &Members) -> String {
         }
     }
     for net in &f.networks {
-        for (pid, p) in m.by_net.get(net).into_iter().flatten() {
-            if pid == id {
-                continue;
-            }
+        // The container itself too: it finds its own name and aliases on the network, as
+        // Docker's DNS answers them.
+        for (_, p) in m.by_net.get(net).into_iter().flatten() {
             let mut names = vec![p.name.clone()];
             names.extend(p.aliases.iter().filter(|a| **a != p.name).cloned());
             names.push(p.short_id.clone());
@@ -120,7 +119,7 @@ impl Engine {
             m.by_net.entry(net).or_default().insert(id.to_string(), p);
         }
         m.files.insert(id.to_string(), file.clone());
-        write_in_place(&file.path, &render(&file, id, &m))?;
+        write_in_place(&file.path, &render(&file, &m))?;
         self.rewrite_peers(&m, id, &file.networks);
         Ok(())
     }
@@ -174,7 +173,7 @@ impl Engine {
             }
         }
         if let Some(f) = m.files.get(id) {
-            if let Err(e) = write_in_place(&f.path, &render(f, id, &m)) {
+            if let Err(e) = write_in_place(&f.path, &render(f, &m)) {
                 log_warn!("container {}: {}", crate::util::id::short(id), e.message);
             }
         }
@@ -190,7 +189,7 @@ impl Engine {
                     continue;
                 }
                 if let Some(f) = m.files.get(pid) {
-                    if let Err(e) = write_in_place(&f.path, &render(f, pid, m)) {
+                    if let Err(e) = write_in_place(&f.path, &render(f, m)) {
                         log_warn!("container {}: {}", crate::util::id::short(pid), e.message);
                     }
                 }
@@ -220,12 +219,12 @@ mod tests {
             networks: vec!["n1".into()],
             ..HostsFile::default()
         };
-        let text = render(&f, "a", &m);
+        let text = render(&f, &m);
         assert!(text.starts_with(BASE));
         let tail = &text[BASE.len()..];
-        assert_eq!(tail, "10.9.9.9\tgw\n::1\tv6\n10.0.0.2\tabc\n10.0.0.3\tdb pg db-id\n");
+        assert_eq!(tail, "10.9.9.9\tgw\n::1\tv6\n10.0.0.2\tabc\n10.0.0.2\tweb www web-id\n10.0.0.3\tdb pg db-id\n");
         let f = HostsFile { domainname: "example.org".into(), networks: vec![], ..f };
-        assert!(render(&f, "a", &m).ends_with("10.0.0.2\tabc.example.org abc\n"));
+        assert!(render(&f, &m).ends_with("10.0.0.2\tabc.example.org abc\n"));
         assert!(m.in_use("n1") && !m.in_use("n3"));
     }
 }

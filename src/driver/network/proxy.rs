@@ -21,6 +21,15 @@ const UDP_IDLE: Duration = Duration::from_secs(90);
 /// Copy buffer per direction: big enough that a bulk transfer costs few syscalls.
 const BUF: usize = 64 * 1024;
 const STACK: usize = 64 * 1024 + BUF;
+/// Sockets of live connections (two each) and UDP flows (one each) per published port:
+/// each costs a thread or two, and a flood of connections, or of datagrams from spoofed
+/// sources, must not use up the daemon's threads. Past it, new connections are closed at
+/// once and datagrams from new sources dropped until some end.
+const MAX_LIVE: usize = 2048;
+
+fn full(live: &Mutex<HashMap<u64, OwnedFd>>) -> bool {
+    live.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_LIVE
+}
 
 /// A running proxy for one published port.
 pub struct Proxy {
@@ -93,6 +102,9 @@ fn accept_loop(listener: TcpListener, target: SocketAddrV4, live: Arc<Mutex<Hash
             }
             Err(_) => return, // shut down
         };
+        if full(&live) {
+            continue; // (dropping `client` closes it)
+        }
         let live = live.clone();
         let _ = spawn("proxy-conn", move || serve_conn(client, target, live));
     }
@@ -158,6 +170,7 @@ fn udp_loop(front: UdpSocket, target: SocketAddrV4, live: Arc<Mutex<HashMap<u64,
             let mut f = flows.lock().unwrap_or_else(|p| p.into_inner());
             match f.get(&from).and_then(|u| u.try_clone().ok()) {
                 Some(u) => u,
+                None if full(&live) => continue,
                 None => {
                     let Some(u) = new_flow(&front, from, target, &flows, &live) else { continue };
                     f.insert(from, u.try_clone().expect("clone udp socket"));

@@ -98,7 +98,7 @@ pub fn render(f: &HostsFile, m: &Members) -> String {
 /// meet an empty file; the first lines (localhost, the container's own) never change.
 fn write_in_place(path: &PathBuf, text: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).open(path).ctx(|| format!("open {}", path.display()))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).ctx(|| format!("open {}", path.display()))?;
     f.write_all(text.as_bytes()).and_then(|()| f.set_len(text.len() as u64)).ctx(|| format!("write {}", path.display()))
 }
 

@@ -392,6 +392,21 @@ fn the_docker_cli_drives_networks() {
     assert!(get_eventually(&addr).contains("hello"));
     let subnet = docker(&["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "web"]);
     assert!(subnet.trim().ends_with("/28"), "{subnet}");
+    // ps filters by network and published port.
+    assert_eq!(docker(&["ps", "-q", "--filter", "network=web", "--filter", "publish=80"]).trim().len(), 12);
+    assert!(docker(&["ps", "-q", "--filter", "network=bridge"]).trim().is_empty());
+    // Docker's refusals, with its status codes (the CLI prints them as they come).
+    let fails = |args: &[&str], words: &str| {
+        let o = Command::new("docker").env("DOCKER_HOST", d.host()).env("DOCKER_CONFIG", d.root.join("docker-config")).args(args).output().unwrap();
+        assert!(!o.status.success() && stderr(&o).contains(words), "docker {args:?}: {}{}", stdout(&o), stderr(&o));
+        stderr(&o)
+    };
+    fails(&["network", "create", "default"], "default is a pre-defined network and cannot be created");
+    fails(&["network", "connect", "--alias", "x1", "bridge", "site"], "network-scoped alias is supported only for containers in user defined networks");
+    fails(&["network", "connect", "host", "site"], "container cannot be disconnected from host network or connected to host network");
+    // An unknown network is found missing at start: the CLI must not go pulling the image.
+    let err = fails(&["run", "--rm", "--network", "nosuch", "bb", "true"], "network nosuch not found");
+    assert!(!err.contains("Unable to find image"), "{err}");
     docker(&["rm", "-f", "site"]);
     assert_eq!(docker(&["network", "rm", "web"]).trim(), "web");
 }

@@ -25,15 +25,57 @@ pub struct NetworkWire {
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: bool,
     #[serde(rename = "IPAM")]
-    pub ipam: Value,
+    pub ipam: IpamShown,
     pub internal: bool,
     pub attachable: bool,
     pub ingress: bool,
     pub config_from: Value,
     pub config_only: bool,
-    pub containers: BTreeMap<String, Value>,
+    pub containers: BTreeMap<String, MemberWire>,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+}
+
+// Typed rather than `json!`, whose maps sort their keys: the docker CLI prints inspect
+// output in the order it arrives, and these follow dockerd's.
+
+/// A member of a network in its inspect output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MemberWire {
+    name: String,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: String,
+    mac_address: String,
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: String,
+    #[serde(rename = "IPv6Address")]
+    ipv6_address: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamShown {
+    driver: &'static str,
+    options: Option<BTreeMap<String, String>>,
+    config: Vec<IpamConfigWire>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfigWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subnet: Option<String>,
+    #[serde(rename = "IPRange", skip_serializing_if = "Option::is_none")]
+    ip_range: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+}
+
+impl From<&BTreeMap<String, String>> for IpamConfigWire {
+    fn from(m: &BTreeMap<String, String>) -> Self {
+        IpamConfigWire { subnet: m.get("Subnet").cloned(), ip_range: m.get("IPRange").cloned(), gateway: m.get("Gateway").cloned() }
+    }
 }
 
 impl NetworkWire {
@@ -44,13 +86,13 @@ impl NetworkWire {
             for (c, ep) in e.network_members(&n.id) {
                 containers.insert(
                     c.id.clone(),
-                    serde_json::json!({
-                        "Name": c.name,
-                        "EndpointID": ep.endpoint_id,
-                        "MacAddress": ep.mac,
-                        "IPv4Address": format!("{}/{}", ep.ip, ep.prefix),
-                        "IPv6Address": "",
-                    }),
+                    MemberWire {
+                        name: c.name.clone(),
+                        endpoint_id: ep.endpoint_id.clone(),
+                        mac_address: ep.mac.clone(),
+                        ipv4_address: format!("{}/{}", ep.ip, ep.prefix),
+                        ipv6_address: String::new(),
+                    },
                 );
             }
         }
@@ -62,11 +104,11 @@ impl NetworkWire {
             scope: "local",
             driver: s.driver.clone(),
             enable_ipv6: false,
-            ipam: serde_json::json!({
-                "Driver": "default",
-                "Options": if s.builtin { Value::Null } else { serde_json::json!(s.ipam_options) },
-                "Config": s.ipam_config,
-            }),
+            ipam: IpamShown {
+                driver: "default",
+                options: (!s.builtin).then(|| s.ipam_options.clone()),
+                config: s.ipam_config.iter().map(IpamConfigWire::from).collect(),
+            },
             internal: s.internal,
             attachable: s.attachable,
             ingress: false,
@@ -228,14 +270,27 @@ pub fn disconnect(e: &Engine, name: &str, req: &mut Request, out: &mut Out) -> R
 pub fn prune(e: &Engine, req: &Request, out: &mut Out) -> Result<()> {
     let filters = Query::of(req).filters()?;
     let mut labels = Vec::new();
+    let mut until = None;
     for (key, values) in &filters {
         match key.as_str() {
             "label" => labels.extend(values.iter().map(|v| (v.clone(), true))),
             "label!" => labels.extend(values.iter().map(|v| (v.clone(), false))),
+            // A time, or a duration before now, as dockerd reads it.
+            "until" => {
+                for v in values {
+                    let t = match crate::util::time::parse_duration(v) {
+                        Some(d) => Some((crate::util::time::now_nanos() as i128 - d) as i64),
+                        None => crate::util::time::parse_timestamp(v),
+                    };
+                    until = Some(t.ok_or_else(|| Error::invalid(format!("failed to parse value as time or duration: {v:?}")))?);
+                }
+            }
             other => return Err(Error::invalid(format!("invalid filter '{other}'"))),
         }
     }
-    let removed = e.run(NetworkPrune { labels })?;
+    let removed = e.run(NetworkPrune { labels, until })?;
+    // null, not [], when nothing went: dockerd's shape.
+    let removed = if removed.is_empty() { Value::Null } else { serde_json::json!(removed) };
     out.json(200, &serde_json::json!({"NetworksDeleted": removed}))
 }
 

@@ -418,7 +418,7 @@ pub struct ContainerJson {
     pub graph_driver: GraphDriverWire,
     pub mounts: Vec<Value>,
     pub config: Config,
-    pub network_settings: Value,
+    pub network_settings: NetworkSettingsWire,
 }
 
 impl ContainerJson {
@@ -561,31 +561,68 @@ fn summary_ports(c: &Container) -> Vec<Value> {
     out
 }
 
-fn network_settings(c: &Container) -> Value {
+/// `NetworkSettings` of container inspect. A struct, not `json!`: serde_json's maps sort
+/// their keys, and the docker CLI prints inspect output in the order it arrives, which for
+/// dockerd is this one.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkSettingsWire {
+    bridge: String,
+    #[serde(rename = "SandboxID")]
+    sandbox_id: String,
+    hairpin_mode: bool,
+    #[serde(rename = "LinkLocalIPv6Address")]
+    link_local_ipv6_address: String,
+    #[serde(rename = "LinkLocalIPv6PrefixLen")]
+    link_local_ipv6_prefix_len: u32,
+    ports: BTreeMap<String, Value>,
+    sandbox_key: String,
+    #[serde(rename = "SecondaryIPAddresses")]
+    secondary_ip_addresses: Option<Vec<Value>>,
+    #[serde(rename = "SecondaryIPv6Addresses")]
+    secondary_ipv6_addresses: Option<Vec<Value>>,
+    #[serde(rename = "EndpointID")]
+    endpoint_id: String,
+    gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    global_ipv6_prefix_len: u32,
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    ip_prefix_len: u32,
+    #[serde(rename = "IPv6Gateway")]
+    ipv6_gateway: String,
+    mac_address: String,
+    networks: BTreeMap<String, EndpointWire>,
+}
+
+fn network_settings(c: &Container) -> NetworkSettingsWire {
     // The legacy top-level fields describe the default bridge endpoint only.
     let bridge = c.state.network.endpoints.get("bridge");
-    let field = |f: fn(&crate::engine::container::EndpointState) -> Value, empty: Value| bridge.map(f).unwrap_or(empty);
+    let field = |f: fn(&crate::engine::container::EndpointState) -> String| bridge.map(f).unwrap_or_default();
     let running = c.running() && c.state.pid > 0;
-    serde_json::json!({
-        "Bridge": "",
-        "SandboxID": if running { c.id.clone() } else { String::new() },
-        "HairpinMode": false,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Ports": ports_map(c),
-        "SandboxKey": if running { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
-        "SecondaryIPAddresses": null,
-        "SecondaryIPv6Addresses": null,
-        "EndpointID": field(|e| Value::from(e.endpoint_id.clone()), Value::from("")),
-        "Gateway": field(|e| Value::from(e.gateway.clone()), Value::from("")),
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": field(|e| Value::from(e.ip.clone()), Value::from("")),
-        "IPPrefixLen": field(|e| Value::from(e.prefix), Value::from(0)),
-        "IPv6Gateway": "",
-        "MacAddress": field(|e| Value::from(e.mac.clone()), Value::from("")),
-        "Networks": endpoint_wires(c),
-    })
+    NetworkSettingsWire {
+        bridge: String::new(),
+        sandbox_id: if running { c.id.clone() } else { String::new() },
+        hairpin_mode: false,
+        link_local_ipv6_address: String::new(),
+        link_local_ipv6_prefix_len: 0,
+        ports: ports_map(c),
+        sandbox_key: if running { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
+        secondary_ip_addresses: None,
+        secondary_ipv6_addresses: None,
+        endpoint_id: field(|e| e.endpoint_id.clone()),
+        gateway: field(|e| e.gateway.clone()),
+        global_ipv6_address: String::new(),
+        global_ipv6_prefix_len: 0,
+        ip_address: field(|e| e.ip.clone()),
+        ip_prefix_len: bridge.map(|e| e.prefix as u32).unwrap_or(0),
+        ipv6_gateway: String::new(),
+        mac_address: field(|e| e.mac.clone()),
+        networks: endpoint_wires(c),
+    }
 }
 
 /// One network endpoint of a container (inspect and list). Typed, so that listing many

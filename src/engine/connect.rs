@@ -40,6 +40,17 @@ fn published(m: &PortMap) -> PublishedPort {
     }
 }
 
+/// The ports a container publishes (`-p`, and `-P` for its exposed ports).
+pub fn port_requests(spec: &super::container::ContainerSpec) -> Result<Vec<ports::PortRequest>> {
+    let bindings: Vec<(&str, &str, &str)> = spec
+        .host
+        .port_bindings
+        .iter()
+        .flat_map(|(k, list)| list.iter().map(move |b| (k.as_str(), b.host_ip.as_str(), b.host_port.as_str())))
+        .collect();
+    ports::requests(&bindings, spec.host.publish_all_ports, &spec.exposed_ports)
+}
+
 /// The networks a container joins, its first one (the network mode's) first.
 pub fn ordered_networks(c: &Container) -> Vec<(String, EndpointSettings)> {
     let mode = c.spec.host.network_mode.as_str();
@@ -85,14 +96,7 @@ impl Engine {
         if nets.is_empty() {
             return Ok(());
         }
-        let bindings: Vec<(&str, &str, &str)> = c
-            .spec
-            .host
-            .port_bindings
-            .iter()
-            .flat_map(|(k, list)| list.iter().map(move |b| (k.as_str(), b.host_ip.as_str(), b.host_port.as_str())))
-            .collect();
-        let reqs = ports::requests(&bindings, c.spec.host.publish_all_ports, &c.spec.exposed_ports)?;
+        let reqs = port_requests(&c.spec)?;
         let mut eps: Vec<(Network, EndpointState)> = Vec::with_capacity(nets.len());
         for (i, (name, settings)) in nets.iter().enumerate() {
             let net = self.network_for(name, settings)?;
@@ -173,6 +177,9 @@ impl Engine {
         } else {
             if net.spec.builtin {
                 return Err(Error::invalid("user specified IP address is supported on user defined networks only"));
+            }
+            if !net.spec.user_subnet {
+                return Err(Error::invalid("user specified IP address is supported only when connecting to networks with user configured subnets"));
             }
             let ip: Ipv4Addr = s.ipv4_address.parse().map_err(|_| Error::invalid(format!("invalid IPv4 address {}", s.ipv4_address)))?;
             if !subnet.contains(ip) || ip == gw || ip == subnet.addr || ip == subnet.broadcast() {
@@ -280,20 +287,33 @@ impl Job for NetworkConnect {
         let net = e.lookup_network(&self.network)?;
         let ctr = e.lookup(&self.container)?;
         let c = ctr.snapshot();
+        // Docker's words; all are validation errors (400).
         let mode = c.spec.host.network_mode.as_str();
-        if mode == network::HOST || mode == network::NONE || joined_container(mode).is_some() {
-            return Err(Error::forbidden("container sharing network namespace with another container or host cannot be connected to any other network"));
+        const PRIVATE: &str = "container cannot be connected to multiple networks with one of the networks in private (none) mode";
+        if mode == network::HOST || joined_container(mode).is_some() {
+            return Err(Error::invalid("container sharing network namespace with another container or host cannot be connected to any other network"));
+        }
+        if mode == network::NONE || net.name == network::NONE {
+            return Err(Error::invalid(PRIVATE));
+        }
+        if net.name == network::HOST {
+            return Err(Error::invalid("container cannot be disconnected from host network or connected to host network"));
         }
         if !net.is_bridge() {
-            return Err(Error::forbidden(format!("container cannot be connected to network {}", net.name)));
+            return Err(Error::invalid(format!("container cannot be connected to network {}", net.name)));
         }
-        if c.spec.networks.contains_key(&net.name) {
+        if net.spec.builtin && !self.settings.aliases.is_empty() {
+            return Err(Error::invalid(super::create::ALIAS_ON_DEFAULT));
+        }
+        let running = c.running() && c.state.pid > 0;
+        if running && c.state.network.endpoints.contains_key(&net.name) {
             return Err(Error::forbidden(format!("endpoint with name {} already exists in network {}", c.name, net.name)));
         }
+        // (A stopped container connected again takes the new settings, as with Docker.)
         let settings = EndpointSettings { network_id: net.id.clone(), ..self.settings };
         let mut spec = c.spec.clone();
         spec.networks.insert(net.name.clone(), settings.clone());
-        if c.running() && c.state.pid > 0 {
+        if running {
             let used: Vec<&str> = c.state.network.endpoints.values().map(|ep| ep.ifname.as_str()).collect();
             let ifname = (0..).map(|i| format!("eth{i}")).find(|n| !used.contains(&n.as_str())).expect("a free name");
             let ep = e.allocate(&c, &net, &settings, ifname, None)?;

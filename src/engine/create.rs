@@ -104,12 +104,16 @@ impl Engine {
 /// `bridge` network by default, a user-defined network by name, none for `none`, `host`
 /// and `container:NAME` (whose container must exist). Endpoint settings the client sent
 /// (aliases, `--ip`) are kept for the networks they name.
+/// Docker's refusal of `--network-alias` on the default bridge.
+pub const ALIAS_ON_DEFAULT: &str = "network-scoped alias is supported only for containers in user defined networks";
+
 fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
     let asked = std::mem::take(&mut spec.networks);
     let mode = spec.host.network_mode.clone();
     let bindings = !spec.host.port_bindings.is_empty() || spec.host.publish_all_ports;
-    if let Some(other) = super::connect::joined_container(&mode) {
-        e.lookup(other)?;
+    // (Networks and containers named here are looked up when the container starts, as
+    // Docker does: a 404 from create would make the docker CLI pull the image and retry.)
+    if super::connect::joined_container(&mode).is_some() {
         if bindings {
             return Err(Error::invalid("conflicting options: port publishing and the container type network mode"));
         }
@@ -145,7 +149,13 @@ fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
             spec.host.publish_all_ports = false;
             return Ok(());
         }
-        Err(_) => return Err(super::network::not_found(first)),
+        // Unknown: kept by name, for the start to resolve (or refuse with a 404).
+        Err(_) => {
+            super::connect::port_requests(spec)?;
+            spec.networks = asked.into_iter().map(|(k, v)| (if k == "default" { first.to_string() } else { k }, v)).collect();
+            spec.networks.entry(first.to_string()).or_default();
+            return Ok(());
+        }
     };
     if !net.is_bridge() {
         // `host` and `none` (also named by ID): no interfaces to make; ports mean nothing.
@@ -156,16 +166,21 @@ fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
     for (name, mut settings) in asked {
         // The docker CLI keys the mode's own network as "default" when none is named.
         let name = if name == "default" { first.to_string() } else { name };
-        let n = e.lookup_network(&name).map_err(|_| super::network::not_found(&name))?;
+        let Ok(n) = e.lookup_network(&name) else {
+            spec.networks.insert(name, settings);
+            continue;
+        };
         if n.id != net.id && !n.is_bridge() {
             return Err(Error::invalid(format!("container cannot be connected to network {}", n.name)));
         }
         settings.network_id = n.id.clone();
         spec.networks.insert(n.name.clone(), settings);
     }
+    // Bad bindings are refused now, not at the first start.
+    super::connect::port_requests(spec)?;
     spec.networks.entry(net.name.clone()).or_default().network_id = net.id.clone();
     if net.spec.builtin && spec.networks.get(&net.name).is_some_and(|s| !s.aliases.is_empty()) {
-        return Err(Error::invalid("network-scoped aliases are only supported for user-defined networks"));
+        return Err(Error::invalid(ALIAS_ON_DEFAULT));
     }
     if !spec.mac_address.is_empty() {
         crate::driver::network::ipam::parse_mac(&spec.mac_address)?;

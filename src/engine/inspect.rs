@@ -26,8 +26,13 @@ impl Job for ContainerList {
 
     fn run(self, e: &Engine) -> Result<Vec<Container>> {
         for key in self.filters.keys() {
-            if !matches!(key.as_str(), "id" | "name" | "label" | "status" | "exited" | "ancestor") {
+            if !matches!(key.as_str(), "id" | "name" | "label" | "status" | "exited" | "ancestor" | "network" | "publish" | "expose") {
                 return Err(Error::invalid(format!("invalid filter '{key}'")));
+            }
+        }
+        for key in ["publish", "expose"] {
+            for v in self.filters.get(key).into_iter().flatten() {
+                port_filter(v).ok_or_else(|| Error::invalid(format!("invalid filter '{key}={v}'")))?;
             }
         }
         for s in self.filters.get("status").into_iter().flatten() {
@@ -81,7 +86,31 @@ impl ContainerList {
                 c.state.status == Status::Exited && v.parse::<i32>().ok() == Some(c.state.exit_code)
             })
             && (!self.filters.contains_key("ancestor") || ancestors.contains(&c.image_id))
+            && any("network", &|v| {
+                c.spec.host.network_mode == v
+                    || c.spec.networks.iter().any(|(name, s)| name == v || (!s.network_id.is_empty() && s.network_id.starts_with(v)))
+            })
+            && any("publish", &|v| has_port(c.spec.host.port_bindings.keys(), v))
+            && any("expose", &|v| has_port(c.spec.exposed_ports.iter(), v))
     }
+}
+
+/// A `publish=` / `expose=` filter value: PORT[-PORT][/PROTO] (tcp by default), as
+/// (first, last, proto).
+fn port_filter(v: &str) -> Option<(u16, u16, String)> {
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+    (a <= b && matches!(proto, "tcp" | "udp" | "sctp")).then(|| (a, b, proto.to_string()))
+}
+
+/// Whether any container port ("80/tcp", or "80" for tcp) falls in the filter's range.
+fn has_port<'a>(mut keys: impl Iterator<Item = &'a String>, filter: &str) -> bool {
+    let Some((lo, hi, proto)) = port_filter(filter) else { return false };
+    keys.any(|k| {
+        let (port, p) = k.split_once('/').unwrap_or((k, "tcp"));
+        p == proto && port.parse::<u16>().is_ok_and(|n| (lo..=hi).contains(&n))
+    })
 }
 
 /// A container with what inspect shows beyond its own record.

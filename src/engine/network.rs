@@ -55,6 +55,9 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
     /// `bridge`, `host`, `none`: cannot be removed.
     pub builtin: bool,
+    /// The user chose the subnet (`--subnet`): only then may containers ask for an
+    /// address (`--ip`), as with Docker.
+    pub user_subnet: bool,
 }
 
 /// A network as the engine holds it.
@@ -277,7 +280,10 @@ impl Engine {
         options.insert(OPT_MTU.to_string(), if cfg.mtu > 0 { cfg.mtu } else { 1500 }.to_string());
         let mut ipam = BTreeMap::new();
         ipam.insert("Subnet".to_string(), subnet.to_string());
-        ipam.insert("Gateway".to_string(), gateway.to_string());
+        // (dockerd shows the gateway only when --bip chose it.)
+        if cfg.bip.is_some() {
+            ipam.insert("Gateway".to_string(), gateway.to_string());
+        }
         let spec = NetworkSpec {
             driver: "bridge".into(),
             bridge: cfg.bridge.clone(),
@@ -358,10 +364,14 @@ impl Job for NetworkCreate {
         if self.ipam.len() > 1 {
             return Err(Error::invalid("berth supports one IPv4 IPAM config per network"));
         }
+        if [BRIDGE, HOST, NONE, "default"].contains(&self.name.as_str()) {
+            return Err(Error::forbidden(format!("{} is a pre-defined network and cannot be created", self.name)));
+        }
         if e.lookup_network(&self.name).is_ok_and(|n| n.name == self.name) {
             return Err(Error::conflict(format!("network with name {} already exists", self.name)));
         }
         let (subnet, gateway, ip_range, ipam_config) = plan_ipam(e, self.ipam.first())?;
+        let user_subnet = self.ipam.first().is_some_and(|(s, _, _)| !s.is_empty());
         let id = crate::util::id::random_id();
         let bridge = match self.options.get(OPT_BRIDGE_NAME) {
             Some(b) if !b.is_empty() => {
@@ -398,6 +408,7 @@ impl Job for NetworkCreate {
             options: self.options,
             labels: self.labels,
             builtin: false,
+            user_subnet,
         };
         let n = Network { id: id.clone(), name: self.name, created: crate::util::time::now_nanos(), spec };
         let b = n.bridge().ok_or_else(|| Error::system("network without a bridge"))?;
@@ -519,8 +530,10 @@ impl Engine {
 
 /// `POST /networks/prune`: removes user networks no running container uses.
 pub struct NetworkPrune {
-    /// `label=` / `label!=` filters (key or key=value); `until` is not supported.
+    /// `label=` / `label!=` filters (key or key=value).
     pub labels: Vec<(String, bool)>,
+    /// `until`: only networks created before this time (Unix nanoseconds).
+    pub until: Option<i64>,
 }
 
 impl Job for NetworkPrune {
@@ -534,7 +547,7 @@ impl Job for NetworkPrune {
     fn run(self, e: &Engine) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for n in e.networks() {
-            if n.spec.builtin || !labels_match(&n.spec.labels, &self.labels) {
+            if n.spec.builtin || !labels_match(&n.spec.labels, &self.labels) || self.until.is_some_and(|t| n.created >= t) {
                 continue;
             }
             match e.remove_network(&n) {

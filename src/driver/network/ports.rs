@@ -44,7 +44,7 @@ pub fn parse_port_key(key: &str) -> Result<(u16, Proto)> {
 }
 
 fn parse_host_ports(s: &str) -> Result<(u16, u16)> {
-    let bad = || Error::invalid(format!("invalid host port {s:?}"));
+    let bad = || Error::invalid(format!("invalid port specification: {s:?}"));
     if s.is_empty() {
         return Ok((0, 0));
     }

@@ -32,7 +32,8 @@ pub struct PsArgs {
     /// show the latest created container (includes all states)
     #[argh(switch, short = 'l')]
     latest: bool,
-    /// filter output based on conditions provided (KEY=VALUE)
+    /// filter output based on conditions provided (KEY=VALUE): id, name, label, status,
+    /// exited, ancestor, network, publish, expose
     #[argh(option, short = 'f')]
     filter: Vec<String>,
     /// display total file sizes

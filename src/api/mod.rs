@@ -72,10 +72,32 @@ impl Out {
     }
 
     /// A JSON document followed by a newline, as Go's encoder writes it.
+    ///
+    /// Serialized into a buffer the connection's thread keeps: list and inspect answers are
+    /// tens of KiB, and growing a new vector for each (musl's allocator maps and unmaps such
+    /// sizes every time) cost more than building them. Kept only up to `KEEP`.
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, status: u16, value: &T) -> Result<()> {
-        let mut body = serde_json::to_vec(value).map_err(|e| Error::system(e.to_string()))?;
-        body.push(b'\n');
-        self.send(status, &[("Content-Type", "application/json")], &body)
+        const KEEP: usize = 256 * 1024;
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|cell| {
+            // (A handler that answers from inside another answer would find it borrowed.)
+            let mut fresh = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let body = match guard.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            body.clear();
+            serde_json::to_writer(&mut *body, value).map_err(|e| Error::system(e.to_string()))?;
+            body.push(b'\n');
+            let sent = self.send(status, &[("Content-Type", "application/json")], body);
+            if body.capacity() > KEEP {
+                *body = Vec::new();
+            }
+            sent
+        })
     }
 
     pub fn empty(&mut self, status: u16) -> Result<()> {

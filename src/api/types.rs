@@ -392,7 +392,7 @@ pub struct GraphDriverWire {
 /// `GET /containers/{id}/json`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ContainerJson {
+pub struct ContainerJson<'a> {
     pub id: String,
     pub created: String,
     pub path: String,
@@ -418,11 +418,11 @@ pub struct ContainerJson {
     pub graph_driver: GraphDriverWire,
     pub mounts: Vec<Value>,
     pub config: Config,
-    pub network_settings: NetworkSettingsWire,
+    pub network_settings: NetworkSettingsWire<'a>,
 }
 
-impl ContainerJson {
-    pub fn from(d: &ContainerDetails) -> ContainerJson {
+impl<'a> ContainerJson<'a> {
+    pub fn from(d: &'a ContainerDetails) -> ContainerJson<'a> {
         let c = &d.container;
         let argv = c.spec.argv();
         let s = &c.state;
@@ -479,35 +479,33 @@ impl ContainerJson {
 
 /// The networks inspect and list show: those the container joins (with addresses while
 /// it runs), or the one its mode names (`host`, `none`); none for `container:`.
-fn endpoint_wires(c: &Container) -> BTreeMap<String, EndpointWire> {
+fn endpoint_wires(c: &Container) -> BTreeMap<&str, EndpointWire<'_>> {
     let mut out = BTreeMap::new();
     let mode = c.spec.host.network_mode.as_str();
     if c.spec.networks.is_empty() {
         if !mode.starts_with("container:") {
             let name = if mode.is_empty() || mode == "default" { "bridge" } else { mode };
-            out.insert(name.to_string(), EndpointWire::default());
+            out.insert(name, EndpointWire::default());
         }
         return out;
     }
     for (name, settings) in &c.spec.networks {
         let ep = c.state.network.endpoints.get(name);
-        let mut aliases: Vec<String> = settings.aliases.clone();
         // On user-defined networks Docker lists the short ID as an alias too.
-        if name != "bridge" {
-            aliases.push(c.id[..12].to_string());
-        }
+        let aliases = (name != "bridge")
+            .then(|| settings.aliases.iter().map(String::as_str).chain(std::iter::once(&c.id[..12])).collect());
         out.insert(
-            name.clone(),
+            name.as_str(),
             EndpointWire {
-                ipam_config: (!settings.ipv4_address.is_empty()).then(|| serde_json::json!({"IPv4Address": settings.ipv4_address})),
+                ipam_config: (!settings.ipv4_address.is_empty()).then_some(EndpointIpam { ipv4_address: &settings.ipv4_address }),
                 links: None,
-                aliases: if name == "bridge" { None } else { Some(aliases) },
-                network_id: settings.network_id.clone(),
-                endpoint_id: ep.map(|e| e.endpoint_id.clone()).unwrap_or_default(),
-                gateway: ep.map(|e| e.gateway.clone()).unwrap_or_default(),
-                ip_address: ep.map(|e| e.ip.clone()).unwrap_or_default(),
-                ip_prefix_len: ep.map(|e| e.prefix as u32).unwrap_or(0),
-                mac_address: ep.map(|e| e.mac.clone()).unwrap_or_default(),
+                aliases,
+                network_id: &settings.network_id,
+                endpoint_id: ep.map_or("", |e| &e.endpoint_id),
+                gateway: ep.map_or("", |e| &e.gateway),
+                ip_address: ep.map_or("", |e| &e.ip),
+                ip_prefix_len: ep.map_or(0, |e| e.prefix as u32),
+                mac_address: ep.map_or("", |e| &e.mac),
                 ..EndpointWire::default()
             },
         );
@@ -538,27 +536,58 @@ fn ports_map(c: &Container) -> BTreeMap<String, Value> {
     m
 }
 
-/// `Ports` of a container list entry.
-fn summary_ports(c: &Container) -> Vec<Value> {
+/// `Ports` of a container list entry, in the order of `ports_map`'s keys ("PORT/PROTO"
+/// compared as text), built without the map: one entry per binding, or one without a host
+/// side for an exposed port that is not published.
+fn summary_ports(c: &Container) -> Vec<SummaryPort<'_>> {
     let mut out = Vec::new();
-    for (key, bindings) in ports_map(c) {
-        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
-        let private: u16 = port.parse().unwrap_or(0);
-        match bindings {
-            Value::Array(list) => {
-                for b in list {
-                    out.push(serde_json::json!({
-                        "IP": b["HostIp"],
-                        "PrivatePort": private,
-                        "PublicPort": b["HostPort"].as_str().and_then(|p| p.parse::<u16>().ok()).unwrap_or(0),
-                        "Type": proto,
-                    }));
-                }
-            }
-            _ => out.push(serde_json::json!({"PrivatePort": private, "Type": proto})),
+    if !c.running() {
+        return out;
+    }
+    let mut keys: Vec<(KeyText, &str, u16)> = Vec::new();
+    for p in &c.spec.exposed_ports {
+        let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+        let port: u16 = port.parse().unwrap_or(0);
+        let key = KeyText::of(port, proto);
+        if !c.state.network.ports.iter().any(|b| b.ctr_port == port && b.proto == proto) && !keys.iter().any(|k| k.0 == key) {
+            keys.push((key, proto, port));
+        }
+    }
+    for b in &c.state.network.ports {
+        keys.push((KeyText::of(b.ctr_port, &b.proto), &b.proto, b.ctr_port));
+    }
+    // Stable: the bindings of one port keep their order.
+    keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    keys.dedup_by(|a, b| a.0 == b.0);
+    for (_, proto, port) in keys {
+        let mut bound = c.state.network.ports.iter().filter(|b| b.ctr_port == port && b.proto == proto).peekable();
+        if bound.peek().is_none() {
+            out.push(SummaryPort { ip: None, private_port: port, public_port: None, ty: proto });
+        }
+        for b in bound {
+            let ip = if b.host_ip.is_empty() { "0.0.0.0" } else { b.host_ip.as_str() };
+            out.push(SummaryPort { ip: Some(ip), private_port: port, public_port: Some(b.host_port), ty: proto });
         }
     }
     out
+}
+
+/// "PORT/PROTO" on the stack, to sort ports as text without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct KeyText([u8; 16], usize);
+
+impl KeyText {
+    fn of(port: u16, proto: &str) -> KeyText {
+        let mut buf = [0u8; 16];
+        let mut w = &mut buf[..];
+        let _ = std::io::Write::write_fmt(&mut w, format_args!("{port}/{proto}"));
+        let len = 16 - w.len();
+        KeyText(buf, len)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
 }
 
 /// `NetworkSettings` of container inspect. A struct, not `json!`: serde_json's maps sort
@@ -566,7 +595,7 @@ fn summary_ports(c: &Container) -> Vec<Value> {
 /// dockerd is this one.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct NetworkSettingsWire {
+pub struct NetworkSettingsWire<'a> {
     bridge: String,
     #[serde(rename = "SandboxID")]
     sandbox_id: String,
@@ -595,10 +624,10 @@ pub struct NetworkSettingsWire {
     #[serde(rename = "IPv6Gateway")]
     ipv6_gateway: String,
     mac_address: String,
-    networks: BTreeMap<String, EndpointWire>,
+    networks: BTreeMap<&'a str, EndpointWire<'a>>,
 }
 
-fn network_settings(c: &Container) -> NetworkSettingsWire {
+fn network_settings(c: &Container) -> NetworkSettingsWire<'_> {
     // The legacy top-level fields describe the default bridge endpoint only.
     let bridge = c.state.network.endpoints.get("bridge");
     let field = |f: fn(&crate::engine::container::EndpointState) -> String| bridge.map(f).unwrap_or_default();
@@ -625,85 +654,113 @@ fn network_settings(c: &Container) -> NetworkSettingsWire {
     }
 }
 
-/// One network endpoint of a container (inspect and list). Typed, so that listing many
-/// containers allocates nothing per field.
+/// One network endpoint of a container (inspect and list). Typed and borrowed from the
+/// container, so that listing many containers allocates almost nothing per field (with
+/// musl's allocator, allocations are most of what a list costs).
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct EndpointWire {
+pub struct EndpointWire<'a> {
     #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<Value>,
+    pub ipam_config: Option<EndpointIpam<'a>>,
     pub links: Option<Vec<String>>,
-    pub aliases: Option<Vec<String>>,
+    pub aliases: Option<Vec<&'a str>>,
     #[serde(rename = "NetworkID")]
-    pub network_id: String,
+    pub network_id: &'a str,
     #[serde(rename = "EndpointID")]
-    pub endpoint_id: String,
-    pub gateway: String,
+    pub endpoint_id: &'a str,
+    pub gateway: &'a str,
     #[serde(rename = "IPAddress")]
-    pub ip_address: String,
+    pub ip_address: &'a str,
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u32,
     #[serde(rename = "IPv6Gateway")]
-    pub ipv6_gateway: String,
+    pub ipv6_gateway: &'a str,
     #[serde(rename = "GlobalIPv6Address")]
-    pub global_ipv6_address: String,
+    pub global_ipv6_address: &'a str,
     #[serde(rename = "GlobalIPv6PrefixLen")]
     pub global_ipv6_prefix_len: u32,
-    pub mac_address: String,
+    pub mac_address: &'a str,
     pub driver_opts: Option<Value>,
 }
 
+/// `IPAMConfig` of an endpoint: the address the user asked for.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SummaryHostConfig {
-    pub network_mode: String,
+pub struct EndpointIpam<'a> {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: &'a str,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct SummaryNetworks {
-    pub networks: BTreeMap<String, EndpointWire>,
+pub struct SummaryHostConfig<'a> {
+    pub network_mode: &'a str,
 }
 
-/// One entry of `GET /containers/json`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ContainerSummary {
-    pub id: String,
-    pub names: Vec<String>,
-    pub image: String,
+pub struct SummaryNetworks<'a> {
+    pub networks: BTreeMap<&'a str, EndpointWire<'a>>,
+}
+
+/// One published or exposed port of a list entry (`IP` and `PublicPort` only when
+/// published).
+#[derive(Debug, Serialize)]
+pub struct SummaryPort<'a> {
+    #[serde(rename = "IP", skip_serializing_if = "Option::is_none")]
+    pub ip: Option<&'a str>,
+    #[serde(rename = "PrivatePort")]
+    pub private_port: u16,
+    #[serde(rename = "PublicPort", skip_serializing_if = "Option::is_none")]
+    pub public_port: Option<u16>,
+    #[serde(rename = "Type")]
+    pub ty: &'a str,
+}
+
+/// One entry of `GET /containers/json`, borrowed from the container.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary<'a> {
+    pub id: &'a str,
+    pub names: [String; 1],
+    pub image: &'a str,
     #[serde(rename = "ImageID")]
-    pub image_id: String,
+    pub image_id: &'a str,
     pub command: String,
     pub created: i64,
-    pub ports: Vec<Value>,
-    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<SummaryPort<'a>>,
+    pub labels: &'a BTreeMap<String, String>,
     pub state: &'static str,
     pub status: String,
-    pub host_config: SummaryHostConfig,
-    pub network_settings: SummaryNetworks,
-    pub mounts: Vec<Value>,
+    pub host_config: SummaryHostConfig<'a>,
+    pub network_settings: SummaryNetworks<'a>,
+    pub mounts: [Value; 0],
 }
 
-impl ContainerSummary {
-    pub fn from(c: &Container, now: i64) -> ContainerSummary {
-        let argv = c.spec.argv();
+impl<'a> ContainerSummary<'a> {
+    pub fn from(c: &'a Container, now: i64) -> ContainerSummary<'a> {
+        let mut command = String::new();
+        for (i, a) in c.spec.entrypoint.iter().flatten().chain(c.spec.cmd.iter().flatten()).enumerate() {
+            if i > 0 {
+                command.push(' ');
+            }
+            command.push_str(a);
+        }
         ContainerSummary {
-            id: c.id.clone(),
-            names: vec![format!("/{}", c.name)],
-            image: c.spec.image.clone(),
-            image_id: c.image_id.clone(),
-            command: argv.join(" "),
+            id: &c.id,
+            names: [format!("/{}", c.name)],
+            image: &c.spec.image,
+            image_id: &c.image_id,
+            command,
             created: c.created / 1_000_000_000,
             ports: summary_ports(c),
-            labels: c.spec.labels.clone(),
+            labels: &c.spec.labels,
             state: c.state.status.name(),
             status: c.status_text(now),
             host_config: SummaryHostConfig {
-                network_mode: if c.spec.host.network_mode.is_empty() { "default".into() } else { c.spec.host.network_mode.clone() },
+                network_mode: if c.spec.host.network_mode.is_empty() { "default" } else { &c.spec.host.network_mode },
             },
             network_settings: SummaryNetworks { networks: endpoint_wires(c) },
-            mounts: Vec::new(),
+            mounts: [],
         }
     }
 }

@@ -311,8 +311,8 @@ impl Job for NetworkConnect {
         }
         // (A stopped container connected again takes the new settings, as with Docker.)
         let settings = EndpointSettings { network_id: net.id.clone(), ..self.settings };
-        let mut spec = c.spec.clone();
-        spec.networks.insert(net.name.clone(), settings.clone());
+        let mut networks = c.spec.networks.clone();
+        networks.insert(net.name.clone(), settings.clone());
         if running {
             let used: Vec<&str> = c.state.network.endpoints.values().map(|ep| ep.ifname.as_str()).collect();
             let ifname = (0..).map(|i| format!("eth{i}")).find(|n| !used.contains(&n.as_str())).expect("a free name");
@@ -330,7 +330,7 @@ impl Job for NetworkConnect {
             e.persist(&g.0)?;
         }
         let mut g = ctr.lock();
-        g.0.spec.networks = spec.networks;
+        std::sync::Arc::make_mut(&mut g.0.spec).networks = networks;
         e.persist_spec(&g.0)
     }
 }
@@ -385,7 +385,7 @@ impl Job for NetworkDisconnect {
             e.persist(&g.0)?;
         }
         let mut g = ctr.lock();
-        g.0.spec.networks.remove(&net.name);
+        std::sync::Arc::make_mut(&mut g.0.spec).networks.remove(&net.name);
         e.persist_spec(&g.0)
     }
 }
@@ -402,7 +402,7 @@ mod tests {
         for n in ["alpha", "zeta", "beta"] {
             spec.networks.insert(n.into(), EndpointSettings::default());
         }
-        let c = Container { id: "x".repeat(64), name: "c".into(), image_id: String::new(), created: 0, spec, state: State::default() };
+        let c = Container { id: "x".repeat(64), name: "c".into(), image_id: String::new(), created: 0, spec: spec.into(), state: State::default() };
         let order: Vec<String> = ordered_networks(&c).into_iter().map(|(n, _)| n).collect();
         assert_eq!(order, ["zeta", "alpha", "beta"]);
     }

@@ -201,7 +201,9 @@ pub struct Container {
     pub name: String,
     pub image_id: String,
     pub created: i64,
-    pub spec: ContainerSpec,
+    /// Shared: a snapshot (every list, inspect and job takes one) copies a pointer, not
+    /// the whole configuration; the rare change goes through `Arc::make_mut`.
+    pub spec: std::sync::Arc<ContainerSpec>,
     pub state: State,
 }
 
@@ -254,7 +256,7 @@ mod tests {
             name: "n".into(),
             image_id: "sha256:1".into(),
             created: 0,
-            spec: ContainerSpec::default(),
+            spec: Default::default(),
             state: State::default(),
         };
         let now = 1_000_000_000_000;

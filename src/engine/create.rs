@@ -64,7 +64,7 @@ impl Job for ContainerCreate {
             name,
             image_id,
             created: crate::util::time::now_nanos(),
-            spec,
+            spec: spec.into(),
             state: State::default(),
         };
         let dir = e.container_dir(&id);

@@ -348,7 +348,7 @@ impl Engine {
 
     /// Writes a container's spec to the GraphDB (network connect and disconnect change it).
     fn persist_spec(&self, c: &Container) -> Result<()> {
-        let spec = serde_json::to_string(&c.spec).map_err(|e| Error::system(e.to_string()))?;
+        let spec = serde_json::to_string(&*c.spec).map_err(|e| Error::system(e.to_string()))?;
         self.db.update_container_spec(&c.id, &spec)
     }
 
@@ -364,7 +364,7 @@ impl Engine {
             name: c.name.clone(),
             image_id: c.image_id.clone(),
             created: c.created,
-            spec: serde_json::to_string(&c.spec).map_err(|e| Error::system(e.to_string()))?,
+            spec: serde_json::to_string(&*c.spec).map_err(|e| Error::system(e.to_string()))?,
             state: serde_json::to_string(&c.state).map_err(|e| Error::system(e.to_string()))?,
         })
     }
@@ -374,7 +374,7 @@ impl Engine {
             .map_err(|e| Error::system(format!("container {}: bad spec in graph database: {e}", r.id)))?;
         let state: State = serde_json::from_str(&r.state)
             .map_err(|e| Error::system(format!("container {}: bad state in graph database: {e}", r.id)))?;
-        Ok(Container { id: r.id, name: r.name, image_id: r.image_id, created: r.created, spec, state })
+        Ok(Container { id: r.id, name: r.name, image_id: r.image_id, created: r.created, spec: spec.into(), state })
     }
 
     /// `<data-root>/containers/<id>`.

@@ -8,9 +8,6 @@ use crate::sys::socket::Stream;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-/// Bodies up to this size are copied behind the head so the response leaves in one write;
-/// larger ones go in a second write rather than being copied.
-const COPY_BODY_MAX: usize = 64 * 1024;
 
 /// Answers one request, exactly once.
 pub struct Responder {
@@ -152,8 +149,7 @@ pub(super) fn write_whole(
     close: &mut bool,
 ) -> io::Result<()> {
     let bodyless = bodyless(status);
-    let inline = !head_only && !bodyless && body.len() <= COPY_BODY_MAX;
-    let mut out = Vec::with_capacity(192 + if inline { body.len() } else { 0 });
+    let mut out = Vec::with_capacity(256);
     status_line(&mut out, status);
     caller_headers(&mut out, headers, close);
     if !bodyless {
@@ -165,13 +161,24 @@ pub(super) fn write_whole(
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if inline {
-        out.extend_from_slice(body);
-    }
+    let body = if head_only || bodyless { &[][..] } else { body };
+    // Head and body leave in one writev: no copy of the body behind the head (with musl's
+    // allocator a body-sized buffer per response costs an mmap and munmap), and no second
+    // packet for small responses.
+    write_all_vectored(stream, &out, body)
+}
+
+fn write_all_vectored(stream: &Stream, head: &[u8], body: &[u8]) -> io::Result<()> {
     let mut w = stream;
-    w.write_all(&out)?;
-    if !inline && !head_only && !bodyless {
-        w.write_all(body)?;
+    let mut bufs = [io::IoSlice::new(head), io::IoSlice::new(body)];
+    let mut rest = &mut bufs[..];
+    while !rest.is_empty() {
+        match w.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -456,7 +463,7 @@ mod tests {
         let (out, close) = whole(304, &[("Connection", "close")], b"", false, false);
         assert_eq!(out, "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
         assert!(close);
-        let big = vec![b'x'; COPY_BODY_MAX + 1];
+        let big = vec![b'x'; 64 * 1024 + 1];
         let (out, _) = whole(599, &[("Transfer-Encoding", "chunked")], &big, false, true);
         assert!(out.starts_with(
             "HTTP/1.1 599 Unknown\r\nContent-Length: 65537\r\nConnection: close\r\n\r\nxxx"

@@ -93,6 +93,14 @@ fn published_ports_and_the_bridge_reach_containers() {
     assert_eq!(after.matches(&format!(": {ip} . 80")).count(), 1, "{after}");
     // Another program cannot take the port while the container has it.
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+    // The table removed behind the daemon's back: the next start rebuilds it, with the
+    // ports already held.
+    assert!(Command::new("nft").args(["delete", "table", "ip", &d.nft_table]).status().unwrap().success());
+    d.ok(&["run", "-d", "--name", "web2", "-h", "web2", "-p", "127.0.0.1::80", "bb", "sh", "-c", WEB]);
+    let port2 = published_port(&d, "web2", "80/tcp");
+    assert!(get_eventually(&format!("127.0.0.1:{port2}")).contains("hello from web2"));
+    assert!(get_eventually(&format!("127.0.0.1:{port}")).contains("hello from web"));
+    d.ok(&["rm", "-f", "web2"]);
     d.ok(&["rm", "-f", "web"]);
     // Released: no element left, and the port is free.
     assert!(!nft_list(&d).contains(&format!(": {ip} . 80")));

@@ -14,7 +14,7 @@ use super::network::{self, Network};
 use super::{Engine, Job};
 use crate::driver::exec::Network as NetnsMode;
 use crate::driver::network::firewall::{PortMap, Proto};
-use crate::driver::network::{ipam, ports, Endpoint, Forwarding};
+use crate::driver::network::{ipam, ports, Endpoint, Forwarding, NetworkDriver};
 use crate::error::{Error, Result};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -123,7 +123,17 @@ impl Engine {
             };
             let reqs: Vec<ports::PortRequest> =
                 reqs.into_iter().map(|r| ports::PortRequest { host_ip: r.host_ip.or(default_ip), ..r }).collect();
-            let maps = self.net.publish(&c.id, &reqs, primary_ip).map_err(|e| {
+            let publish = || self.net.publish(&c.id, &reqs, primary_ip);
+            let maps = match publish() {
+                // The table went behind the daemon's back (`nft flush ruleset`, a firewall
+                // reload): rebuild it, with every held port, and try once more.
+                Err(e) if NetworkDriver::table_missing(&e) => {
+                    log_warn!("the firewall table is gone ({}): rebuilding it", e.message);
+                    self.sync_firewall().and_then(|()| publish())
+                }
+                r => r,
+            }
+            .map_err(|e| {
                 Error::new(e.kind, format!("driver failed programming external connectivity on endpoint {} ({}): {}", c.name, c.id, e.message))
             })?;
             out.ports = maps.iter().map(published).collect();

@@ -156,6 +156,11 @@ impl NetworkDriver {
         self.fw.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `e` says the daemon's table (or one of its maps) is not there.
+    pub fn table_missing(e: &Error) -> bool {
+        crate::sys::netlink::is_errno(e, libc::ENOENT)
+    }
+
     pub fn forwarding(&self) -> Forwarding {
         *self.forwarding.lock().unwrap_or_else(|p| p.into_inner())
     }

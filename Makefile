@@ -12,7 +12,7 @@ CARGO      ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/ca
 export BERTH_GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build release static install test bench demo deps deps-static deps-bench clean
+.PHONY: all build release static install test test-static bench demo deps deps-static deps-bench clean
 
 all: build
 
@@ -40,6 +40,12 @@ install: build
 test: deps
 	$(CARGO) build
 	$(CARGO) test
+
+# The integration tests again, driving the static binary users install: musl is not glibc
+# (its SOMAXCONN is 128, its allocator maps memory differently), and only this build shows
+# it. CI runs both.
+test-static: static
+	BERTH_BIN=$(CURDIR)/target/$(MUSL)/release/berth $(CARGO) test --test '*'
 
 # Measured with the static binary, the one users install.
 bench: static deps-bench

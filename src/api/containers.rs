@@ -119,6 +119,8 @@ pub fn attach(e: &Engine, id: &str, req: &Request, out: &mut Out) -> Result<()> 
     } else {
         "application/vnd.docker.multiplexed-stream"
     };
+    // Before the 101: the client starts the container as soon as it reads it.
+    let _intent = e.attach_intent(id)?;
     let mut conn = out.hijack(content_type)?;
     let preread = conn.take_buffered();
     let stream = AttachStream { conn: conn.into_fd(), stdin, stdout, stderr, preread };

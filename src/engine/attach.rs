@@ -9,6 +9,30 @@ pub use crate::driver::exec::AttachStream;
 use crate::error::Result;
 use std::time::Duration;
 
+/// An attach on its way: taken before the hijack answers 101 and dropped once the stream
+/// is registered (or the attach failed). Starts wait while one exists, because the client
+/// sends its start as soon as it reads the 101.
+pub struct AttachIntent {
+    ctr: std::sync::Arc<super::Ctr>,
+}
+
+impl Engine {
+    pub fn attach_intent(&self, id: &str) -> Result<AttachIntent> {
+        let ctr = self.lookup(id)?;
+        ctr.lock().1.attaching += 1;
+        Ok(AttachIntent { ctr })
+    }
+}
+
+impl Drop for AttachIntent {
+    fn drop(&mut self) {
+        let mut g = self.ctr.lock();
+        g.1.attaching = g.1.attaching.saturating_sub(1);
+        drop(g);
+        self.ctr.notify();
+    }
+}
+
 pub struct ContainerAttach {
     pub id: String,
     pub stream: AttachStream,

@@ -129,7 +129,13 @@ impl Engine {
                 // reload): rebuild it, with every held port, and try once more.
                 Err(e) if NetworkDriver::table_missing(&e) => {
                     log_warn!("the firewall table is gone ({}): rebuilding it", e.message);
-                    self.sync_firewall().and_then(|()| publish())
+                    // (Under network_changes: a network created or removed meanwhile must
+                    // not be rebuilt away by a stale list of bridges.)
+                    let rebuilt = {
+                        let _one_at_a_time = self.network_changes();
+                        self.sync_firewall()
+                    };
+                    rebuilt.and_then(|()| publish())
                 }
                 r => r,
             }
@@ -188,7 +194,7 @@ impl Engine {
             if net.spec.builtin {
                 return Err(Error::invalid("user specified IP address is supported on user defined networks only"));
             }
-            if !net.spec.user_subnet {
+            if net.spec.user_subnet == Some(false) {
                 return Err(Error::invalid("user specified IP address is supported only when connecting to networks with user configured subnets"));
             }
             let ip: Ipv4Addr = s.ipv4_address.parse().map_err(|_| Error::invalid(format!("invalid IPv4 address {}", s.ipv4_address)))?;

@@ -38,6 +38,11 @@ impl Job for ContainerCreate {
             _ => None,
         };
         let mut user = self.spec;
+        let mut warnings = Vec::new();
+        let h = &user.host;
+        if h.network_mode == super::network::HOST && (!h.port_bindings.is_empty() || h.publish_all_ports) {
+            warnings.push("Published ports are discarded when using host network mode".to_string());
+        }
         plan_networks(e, &mut user)?;
         crate::sys::caps::compute(&user.host.cap_add, &user.host.cap_drop)?;
         let (image_id, image) = e.resolve_image(&user.image)?;
@@ -49,16 +54,19 @@ impl Job for ContainerCreate {
         if spec.hostname.is_empty() {
             spec.hostname = id[..12].to_string();
         }
+        let layers: Vec<String> = e.db.image_layers(&image_id)?.into_iter().map(|l| l.id).collect();
+        // The name is claimed at once, atomically: two creates at the same time must not
+        // both pass a check and then have one fail at the database (generated names retry).
         let name = match name {
             Some(n) => {
-                if let Some(holder) = e.lookup_exact_name(&n) {
+                if !e.claim_name(&n, &id) {
+                    let holder = e.lookup_exact_name(&n).unwrap_or_default();
                     return Err(crate::graph::db::name_conflict(&n, &holder));
                 }
                 n
             }
-            None => names::generate(&|n| e.name_taken(n)),
+            None => names::generate(&|n| !e.claim_name(n, &id)),
         };
-        let layers: Vec<String> = e.db.image_layers(&image_id)?.into_iter().map(|l| l.id).collect();
         let c = Container {
             id: id.clone(),
             name,
@@ -71,6 +79,7 @@ impl Job for ContainerCreate {
         let undo = |e: &Engine| {
             let _ = e.storage.remove_rw(&id);
             let _ = std::fs::remove_dir_all(e.container_dir(&id));
+            e.release_name(&c.name, &id);
         };
         let result = (|| -> Result<()> {
             std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
@@ -82,11 +91,6 @@ impl Job for ContainerCreate {
         if let Err(err) = result {
             undo(e);
             return Err(err);
-        }
-        let mut warnings = Vec::new();
-        let h = &c.spec.host;
-        if h.network_mode == super::network::HOST && (!h.port_bindings.is_empty() || h.publish_all_ports) {
-            warnings.push("Published ports are discarded when using host network mode".to_string());
         }
         e.insert(c);
         Ok(Created { id, warnings })
@@ -123,7 +127,7 @@ fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
         // Docker's other refusals: the joined container's namespace, hosts and resolv.conf
         // are used as they are.
         let h = &spec.host;
-        if !h.dns.is_empty() || !h.dns_search.is_empty() || !h.dns_options.is_empty() {
+        if !h.dns.is_empty() {
             return Err(Error::invalid("conflicting options: dns and the network mode"));
         }
         if !h.extra_hosts.is_empty() {
@@ -150,12 +154,13 @@ fn plan_networks(e: &Engine, spec: &mut ContainerSpec) -> Result<()> {
             return Ok(());
         }
         // Unknown: kept by name, for the start to resolve (or refuse with a 404).
-        Err(_) => {
+        Err(e) if e.kind == crate::error::Kind::NotFound => {
             super::connect::port_requests(spec)?;
             spec.networks = asked.into_iter().map(|(k, v)| (if k == "default" { first.to_string() } else { k }, v)).collect();
             spec.networks.entry(first.to_string()).or_default();
             return Ok(());
         }
+        Err(e) => return Err(e),
     };
     if !net.is_bridge() {
         // `host` and `none` (also named by ID): no interfaces to make; ports mean nothing.

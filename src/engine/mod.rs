@@ -112,6 +112,10 @@ pub struct Runtime {
     pub removed: bool,
     /// Attach streams waiting for the next start.
     pub pending_attach: Vec<AttachStream>,
+    /// Attach requests between their answer (101, after which the client may start the
+    /// container) and the registration of their stream: a start waits for them, or the
+    /// first output would go to the log only (see attach::AttachIntent).
+    pub attaching: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,8 +346,23 @@ impl Engine {
     }
 
     /// True if a name is taken in the table.
-    fn name_taken(&self, name: &str) -> bool {
-        self.table().names.contains_key(name)
+    /// Takes `name` for container `id` if no one holds it (the table's lock makes the
+    /// check and the take one step).
+    fn claim_name(&self, name: &str, id: &str) -> bool {
+        let mut t = self.table();
+        if t.names.contains_key(name) {
+            return false;
+        }
+        t.names.insert(name.to_string(), id.to_string());
+        true
+    }
+
+    /// Gives back a name `claim_name` took for `id` (a create that failed).
+    fn release_name(&self, name: &str, id: &str) {
+        let mut t = self.table();
+        if t.names.get(name).is_some_and(|holder| holder == id) {
+            t.names.remove(name);
+        }
     }
 
     /// Writes a container's spec to the GraphDB (network connect and disconnect change it).

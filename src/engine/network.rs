@@ -56,8 +56,9 @@ pub struct NetworkSpec {
     /// `bridge`, `host`, `none`: cannot be removed.
     pub builtin: bool,
     /// The user chose the subnet (`--subnet`): only then may containers ask for an
-    /// address (`--ip`), as with Docker.
-    pub user_subnet: bool,
+    /// address (`--ip`), as with Docker. None: a network stored before berth recorded
+    /// it, given the benefit of the doubt.
+    pub user_subnet: Option<bool>,
 }
 
 /// A network as the engine holds it.
@@ -408,7 +409,7 @@ impl Job for NetworkCreate {
             options: self.options,
             labels: self.labels,
             builtin: false,
-            user_subnet,
+            user_subnet: Some(user_subnet),
         };
         let n = Network { id: id.clone(), name: self.name, created: crate::util::time::now_nanos(), spec };
         let b = n.bridge().ok_or_else(|| Error::system("network without a bridge"))?;

@@ -23,6 +23,9 @@ impl Engine {
         let rows = self.db.containers()?;
         let mut known: HashSet<String> = HashSet::new();
         let mut to_remove = Vec::new();
+        // Watchers start after the network is restored: an exit recorded in between would
+        // release ports and hosts entries that the restore then takes again, for good.
+        let mut watchers = Vec::new();
         for row in rows {
             let c = match Engine::from_row(row) {
                 Ok(c) => c,
@@ -54,7 +57,7 @@ impl Engine {
                         }
                         let _ = self.persist(&g.0);
                     }
-                    self.spawn_watcher(ctr, crate::driver::exec::Running { pid, monitor_pid: 0, watch });
+                    watchers.push((ctr, crate::driver::exec::Running { pid, monitor_pid: 0, watch }));
                     continue;
                 }
                 Err(_) if matches!(status, Status::Running | Status::Paused | Status::Restarting) => {
@@ -82,6 +85,9 @@ impl Engine {
         }
         self.collect_garbage(&known);
         self.restore_wiring();
+        for (ctr, running) in watchers {
+            self.spawn_watcher(ctr, running);
+        }
         Ok(())
     }
 

@@ -94,6 +94,8 @@ fn claim(ctr: &Ctr) -> Result<(Container, Vec<AttachStream>)> {
                 )))
             }
             Some(_) => g = ctr.wait_change(g, Duration::from_millis(200)),
+            // An attach answered but not registered yet: its stream is for this start.
+            None if g.1.attaching > 0 => g = ctr.wait_change(g, Duration::from_millis(200)),
             None => break,
         }
     }
@@ -123,7 +125,9 @@ fn launch(e: &Engine, ctr: &Ctr, c: &Container, attaches: Vec<AttachStream>) -> 
         e.persist(&g.0)
     };
     let started = e.exec.start(&spec, attaches, &mut |pid| {
-        e.wire(c, pid, &mut network)?;
+        // A panic while wiring becomes an error here, where `network` still says what to undo.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.wire(c, pid, &mut network)))
+            .unwrap_or_else(|_| Err(Error::system("internal error while connecting the container (see the daemon log)")))?;
         if network != NetState::default() {
             record(&network)?;
         }

@@ -111,6 +111,8 @@ pub struct NetworkDriver {
     forwarding: Mutex<Forwarding>,
     /// nf_tables turned out to be missing: no firewall request is made any more.
     nft_missing: AtomicBool,
+    /// The first `sync` has run: the forwarding mode is decided for good.
+    decided: AtomicBool,
     /// Held while the firewall's port maps and `held` change (see the lock order above).
     fw: Mutex<()>,
     /// Published ports by container ID.
@@ -137,6 +139,7 @@ impl NetworkDriver {
             firewall,
             forwarding: Mutex::new(forwarding),
             nft_missing: AtomicBool::new(false),
+            decided: AtomicBool::new(false),
             fw: Mutex::new(()),
             held: Mutex::new(HashMap::new()),
         }
@@ -207,7 +210,7 @@ impl NetworkDriver {
         if !link.up {
             rt.set_up(link.index)?;
         }
-        if self.forwarding() == Forwarding::Nftables {
+        if self.port_firewall().is_some() {
             // DNAT of the host's own 127.0.0.1 traffic into a container routes a loopback
             // source out of this bridge, which the kernel drops as martian unless
             // route_localnet is on (ip-sysctl.rst).
@@ -331,14 +334,21 @@ impl NetworkDriver {
         } else {
             Vec::new()
         };
+        let first = !self.decided.swap(true, Ordering::Relaxed);
         match fw.sync(&nets, &ports) {
-            Err(e) if nftables_missing(&e) => {
+            // Only the first rebuild decides: a later ENOENT is a table someone removed.
+            Err(e) if first && nftables_missing(&e) => {
                 log_warn!(
                     "nf_tables is not available ({}): published ports use the userland proxy, and containers' traffic leaves unmasqueraded",
                     e.message
                 );
                 self.nft_missing.store(true, Ordering::Relaxed);
                 *self.forwarding.lock().unwrap_or_else(|p| p.into_inner()) = Forwarding::UserlandProxy;
+                // Without the guard chain, route_localnet would open the host's loopback
+                // services to the containers.
+                for b in bridges {
+                    let _ = write_sysctl(&format!("/proc/sys/net/ipv4/conf/{}/route_localnet", b.name), "0");
+                }
                 Ok(())
             }
             r => r,

@@ -80,6 +80,30 @@ fn exit_codes_propagate() {
     assert_eq!(stderr(&o), "err\n");
 }
 
+/// Many `run`s at once: each sees its own output from the first byte (the client starts
+/// the container as soon as its attach is answered, before the daemon may have registered
+/// the stream), and generated names never collide.
+#[test]
+fn concurrent_runs_keep_their_output() {
+    if !root_or_skip("concurrent_runs_keep_their_output") {
+        return;
+    }
+    let d = Daemon::start();
+    d.import_busybox("bb");
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let d = &d;
+            s.spawn(move || {
+                for i in 0..10 {
+                    let word = format!("w{t}-{i}");
+                    let (code, out, err) = run(d, &["bb", "echo", &word]);
+                    assert_eq!((code, out.as_str()), (0, format!("{word}\n").as_str()), "{err}");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn logs_survive_the_container() {
     if !root_or_skip("logs_survive_the_container") {

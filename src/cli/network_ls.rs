@@ -7,7 +7,7 @@ use super::api::{self, query};
 use super::args::FlagSpec;
 use super::format::{self, Row};
 use super::json::Json;
-use super::ps::filters_json;
+use super::ps::{filters_json, sorted_labels};
 use super::units::{go_time_string_rfc3339, natural_sort_by};
 use super::{flag_error, parse, Cli};
 use argh::FromArgs;
@@ -95,13 +95,7 @@ pub fn network_row(n: &Value, trunc: bool) -> Row {
     if trunc {
         id = id.chars().take(12).collect();
     }
-    let mut labels: Vec<(String, String)> = n["Labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-        .collect();
-    labels.sort();
+    let labels = sorted_labels(&n["Labels"]);
     let joined: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let data = Json::Obj(vec![
         (

@@ -297,13 +297,7 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
             names = vec![n.clone()];
         }
     }
-    let mut labels: Vec<(String, String)> = c["Labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-        .collect();
-    labels.sort();
+    let labels = sorted_labels(&c["Labels"]);
     let mounts: Vec<String> = c["Mounts"]
         .as_array()
         .into_iter()
@@ -386,6 +380,14 @@ pub fn container_row(c: &Value, trunc: bool, now: i64) -> Row {
         Json::Obj(labels.into_iter().map(|(k, v)| (k, Json::Str(v))).collect()),
     )]);
     Row { data, methods }
+}
+
+/// An object's `Labels` as sorted (key, value) pairs (ps and network ls show them so).
+pub fn sorted_labels(labels: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        labels.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "stats.rs"]
+mod stats;
+use stats::*;
 
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,9 +23,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn time_runs(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
     let mut v: Vec<Duration> = (0..n)

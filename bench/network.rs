@@ -7,19 +7,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "stats.rs"]
+mod stats;
+use stats::*;
 
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn timed(d: &Daemon, args: &[&str]) -> Duration {
     let t = Instant::now();

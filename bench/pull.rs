@@ -7,6 +7,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "stats.rs"]
+mod stats;
+use stats::*;
 
 use common::images::{self, Entry};
 use common::registry::{OciLayout, TestImage};
@@ -167,10 +170,6 @@ fn dockerd_pull(image: &str) -> Option<Duration> {
     result
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn main() {
     if !root_or_skip("pull bench") {
